@@ -1,0 +1,51 @@
+import os
+import shutil
+import warnings
+
+import pytest
+
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\..*")
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def demo_copy(tmp_path):
+    """A copy of pipeline.yaml whose output_root is a temp folder; returns its path."""
+    import yaml
+
+    with open(os.path.join(REPO, "pipeline.yaml"), encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    data["output_root"] = str(tmp_path / "out")
+    for spec in data["inputs"]:
+        spec["glob"] = os.path.join(REPO, spec["glob"])
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return str(path)
+
+
+def write_config(tmp_path, data) -> str:
+    import yaml
+
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def tiny_inputs(tmp_path):
+    """A folder with one JSONL publication; returns a config dict using it."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(
+        '{"id": "KR1", "title": "합성세제 조성물", "abstract": "본 발명은 합성세제액에 관한 것이다."}\n',
+        encoding="utf-8",
+    )
+    return {
+        "output_root": str(tmp_path / "out"),
+        "inputs": [{"glob": str(folder / "*.jsonl"), "format": "jsonl"}],
+    }
+
+
+def copy_tree(src: str, dst: str) -> None:
+    shutil.copytree(src, dst)

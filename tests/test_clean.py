@@ -1,0 +1,130 @@
+"""Pure functions of the clean stage, on short literal patent text (no Beam)."""
+
+import pytest
+
+from pipeline.clean import (
+    clean_document,
+    document_hash,
+    duplicate_documents,
+    duplicate_paragraphs,
+    format_document,
+    hangul_ratio,
+    normalize_text,
+    sentence_drop_reason,
+    strip_markup,
+)
+from pipeline.config import CleanConfig
+
+CONFIG = CleanConfig()
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("SiO<sub>2</sub> 층", "SiO2 층"),
+        ("도 1은 사시도이다.<br/>도 2는 단면도이다.", "도 1은 사시도이다. 도 2는 단면도이다."),
+        ('도 <figref num="3"/>3에 도시된', "도 3에 도시된"),
+        ("앞 <tables><table><tr><td>1.5</td></tr></table></tables> 뒤", "앞   뒤"),
+        ("x<sup>2</sup>+1", "x2+1"),
+        ("a < b 이고 c > d 이다", "a < b 이고 c > d 이다"),
+    ],
+)
+def test_strip_markup(raw, expected):
+    assert strip_markup(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        # NFC keeps units, superscripts and circled numbers that NFKC would rewrite.
+        ("면적은 3 m² 이고 ① 단계에서 3.5 ㎛", "면적은 3 m² 이고 ① 단계에서 3.5 ㎛"),
+        # Full-width ASCII and the ideographic space fold to ASCII.
+        ("（ＰＥＴ）　필름１２", "(PET) 필름12"),
+        # Decomposed Hangul (jamo sequences) compose into syllables.
+        ("\u1112\u1161\u11ab\u1100\u1173\u11af", "한글"),
+        # Case is never touched.
+        ("Graphene Oxide(GO)", "Graphene Oxide(GO)"),
+        # Control characters become spaces; zero-width and BOM vanish.
+        ("단\x00계\u200b를\ufeff 포함한다\t\n.", "단 계를 포함한다 ."),
+        ("  여러   공백\r\n줄바꿈  ", "여러 공백 줄바꿈"),
+        ("소프트\u00ad하이픈", "소프트하이픈"),
+    ],
+)
+def test_normalize_text(raw, expected):
+    assert normalize_text(raw) == expected
+
+
+def test_nfkc_is_available_but_rewrites_units():
+    assert normalize_text("3 m² ㎛ ①", form="NFKC") == "3 m2 μm 1"
+
+
+def test_hangul_ratio():
+    assert hangul_ratio("가나다") == 1.0
+    assert hangul_ratio("가 1") == 0.5
+    assert hangul_ratio("") == 0.0
+
+
+@pytest.mark.parametrize(
+    "sentence, reason",
+    [
+        ("본 발명은 합성세제액에 관한 것이다.", None),
+        ("도시함.", "too_short"),
+        ("가" * 2001, "too_long"),
+        ("1.5 2.5 3.5 4.5 5.5 6.5 7.5", "low_hangul"),
+        ("The device comprises a housing and a lid.", "low_hangul"),
+        ("상기 단계에서 ------------ 로 표시된다.", "repeated_chars"),
+    ],
+)
+def test_sentence_filters(sentence, reason):
+    assert sentence_drop_reason(sentence, CONFIG) == reason
+
+
+def _doc(*paragraphs):
+    return {
+        "doc_id": "KR1",
+        "cpc_section": "C",
+        "paragraphs": [
+            {"paragraph_index": i, "section": "description_of_embodiments", "text": t}
+            for i, t in enumerate(paragraphs)
+        ],
+    }
+
+
+def test_clean_document_splits_filters_and_accounts():
+    doc = _doc(
+        "본 발명은 세제에 관한 것이다. 상기 세제는 계면활성제를 포함한다.",
+        "1.5 2.5",
+        "도 1은 세제 용기의 사시도이다.<br/>도 2는 용기의 단면도이다.",
+    )
+    cleaned, drops = clean_document(doc, CONFIG)
+    assert [p["sentences"] for p in cleaned["paragraphs"]] == [
+        ["본 발명은 세제에 관한 것이다.", "상기 세제는 계면활성제를 포함한다."],
+        ["도 1은 세제 용기의 사시도이다.", "도 2는 용기의 단면도이다."],
+    ]
+    assert [p["paragraph_index"] for p in cleaned["paragraphs"]] == [0, 2]
+    assert [(d["kind"], d["reason"], d["paragraph_index"]) for d in drops] == [
+        ("sentence", "too_short", 1),
+        ("paragraph", "no_sentences_left", 1),
+    ]
+
+
+def test_format_document_bert_layout():
+    cleaned = {
+        "doc_id": "KR1",
+        "cpc_section": None,
+        "paragraphs": [{"sentences": ["가 문장이다.", "나 문장이다."]}, {"sentences": ["다 문장이다."]}],
+    }
+    assert format_document(cleaned, "paragraphs") == "가 문장이다.\n나 문장이다.\n\n다 문장이다.\n\n"
+    assert format_document(cleaned, "documents") == "가 문장이다.\n나 문장이다.\n다 문장이다.\n\n"
+
+
+def test_dedup_keeps_smallest_id():
+    assert list(duplicate_documents(("h", ["KR3", "KR1", "KR2"]))) == [("KR2", "KR1"), ("KR3", "KR1")]
+    assert list(duplicate_paragraphs(("h", [("KR2", 4), ("KR1", 7)]))) == [("KR2", (4, "KR1#7"))]
+
+
+def test_document_hash_ignores_ids_but_not_text():
+    a = {"doc_id": "A", "paragraphs": [{"sentences": ["같은 문장이다."]}]}
+    b = {"doc_id": "B", "paragraphs": [{"sentences": ["같은 문장이다."]}]}
+    c = {"doc_id": "C", "paragraphs": [{"sentences": ["다른 문장이다."]}]}
+    assert document_hash(a) == document_hash(b) != document_hash(c)

@@ -1,0 +1,155 @@
+"""CleanDocuments as a Beam transform: exact output files, dedup and accounting."""
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.testing.test_pipeline import TestPipeline
+
+from pipeline import beam_io, ingest
+from pipeline.clean import CleanDocuments
+from pipeline.config import CleanConfig
+
+BACKGROUND = "종래의 세제는 세정력이 낮고 거품이 많이 발생하여 헹굼에 많은 물이 필요하다는 문제가 있었다."
+
+
+def _rows(doc_id, cpc, paragraphs):
+    return [
+        {
+            "doc_id": doc_id,
+            "source": f"{doc_id}.xml",
+            "cpc_section": cpc,
+            "paragraph_index": i,
+            "section": section,
+            "text": text,
+        }
+        for i, (section, text) in enumerate(paragraphs)
+    ]
+
+
+def test_clean_documents_end_to_end(tmp_path):
+    rows = (
+        _rows(
+            "KR1",
+            "C",
+            [
+                ("title", "세제 조성물"),
+                ("background_art", BACKGROUND),
+                (
+                    "tech_solution",
+                    "본 발명의 세제는 계면활성제를 포함한다. 상기 계면활성제는 0.5 중량%로 포함된다.",
+                ),
+            ],
+        )
+        # KR2 is a re-publication of KR1: same text, new id.
+        + _rows(
+            "KR2",
+            "C",
+            [
+                ("title", "세제 조성물"),
+                ("background_art", BACKGROUND),
+                (
+                    "tech_solution",
+                    "본 발명의 세제는 계면활성제를 포함한다. 상기 계면활성제는 0.5 중량%로 포함된다.",
+                ),
+            ],
+        )
+        # KR3 (a divisional) repeats KR1's background paragraph.
+        + _rows(
+            "KR3",
+            "C",
+            [
+                ("background_art", BACKGROUND),
+                ("claims", "계면활성제; 및 용매를 포함하는 것을 특징으로 하는 세제 조성물."),
+            ],
+        )
+        # KR4 has nothing Korean left after filtering.
+        + _rows("KR4", None, [("abstract", "The detergent comprises a surfactant.")])
+        # KR5 consists only of KR1's background paragraph.
+        + _rows("KR5", "C", [("background_art", BACKGROUND)])
+    )
+    src = tmp_path / "ingest"
+    src.mkdir()
+    pq.write_table(
+        pa.Table.from_pylist(rows, schema=ingest.paragraph_schema()), str(src / "part-00000-of-00001.parquet")
+    )
+    out = tmp_path / "clean"
+    config = CleanConfig(num_shards=2)
+    with TestPipeline() as p:
+        _ = p | CleanDocuments(str(src / "*.parquet"), config, str(out))
+
+    text = "".join(
+        (out / "text" / f"part-0000{i}-of-00002.txt").read_text(encoding="utf-8") for i in range(2)
+    )
+    # Paragraph blocks (sentences one per line, a blank line after each):
+    # KR1's background and solution, and KR3's claim. KR1's title is too short,
+    # KR3's copy of the background is a duplicate paragraph.
+    blocks = [b for b in text.split("\n\n") if b]
+    assert sorted(blocks) == sorted(
+        [
+            BACKGROUND,
+            "본 발명의 세제는 계면활성제를 포함한다.\n상기 계면활성제는 0.5 중량%로 포함된다.",
+            "계면활성제; 및 용매를 포함하는 것을 특징으로 하는 세제 조성물.",
+        ]
+    )
+    assert text.count("\n\n") == 3
+
+    rejects = [
+        json.loads(line)
+        for i in range(2)
+        for line in (out / "rejects" / f"part-0000{i}-of-00002.jsonl")
+        .read_text(encoding="utf-8")
+        .splitlines()
+    ]
+    by_doc = {}
+    for r in rejects:
+        by_doc.setdefault(r["doc_id"], []).append((r["kind"], r["reason"]))
+    assert ("document", "duplicate_document") in by_doc["KR2"]
+    assert ("document", "no_text_after_cleaning") in by_doc["KR4"]
+    assert ("document", "all_paragraphs_duplicate") in by_doc["KR5"]
+    assert ("paragraph", "duplicate_paragraph") in by_doc["KR3"]
+    assert ("sentence", "too_short") in by_doc["KR1"]  # the 6-character title
+
+    # Accounting: 5 documents in = 2 written + 3 rejected.
+    written = {r["doc_id"] for r in _sentences(out)}
+    rejected = {r["doc_id"] for r in rejects if r["kind"] == "document"}
+    assert written == {"KR1", "KR3"} and rejected == {"KR2", "KR4", "KR5"}
+
+
+def _sentences(out):
+    tables = [pq.read_table(str(path)) for path in sorted((out / "sentences").glob("*.parquet"))]
+    return [row for t in tables for row in t.to_pylist()]
+
+
+def test_sentence_table_matches_text(tmp_path):
+    rows = _rows("KR9", "H", [("abstract", "본 발명은 이차전지에 관한 것이다. 양극은 리튬을 포함한다.")])
+    src = tmp_path / "ingest"
+    src.mkdir()
+    pq.write_table(
+        pa.Table.from_pylist(rows, schema=ingest.paragraph_schema()), str(src / "part-00000-of-00001.parquet")
+    )
+    out = tmp_path / "clean"
+    with TestPipeline() as p:
+        _ = p | CleanDocuments(str(src / "*.parquet"), CleanConfig(num_shards=1), str(out))
+    assert _sentences(out) == [
+        {
+            "doc_id": "KR9",
+            "cpc_section": "H",
+            "paragraph_index": 0,
+            "section": "abstract",
+            "sentence_index": 0,
+            "text": "본 발명은 이차전지에 관한 것이다.",
+        },
+        {
+            "doc_id": "KR9",
+            "cpc_section": "H",
+            "paragraph_index": 0,
+            "section": "abstract",
+            "sentence_index": 1,
+            "text": "양극은 리튬을 포함한다.",
+        },
+    ]
+    assert (out / "text" / "part-00000-of-00001.txt").read_text(encoding="utf-8") == (
+        "본 발명은 이차전지에 관한 것이다.\n양극은 리튬을 포함한다.\n\n"
+    )
+    assert beam_io.list_files(str(out / "rejects" / "*.jsonl"))

@@ -1,0 +1,136 @@
+"""`python -m pipeline run` on the bundled demo corpus, as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def _cli(config, *args):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args, "--config", config],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def _manifest(root, stage):
+    with open(os.path.join(root, stage, "manifest.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _rejects(root, stage):
+    folder = os.path.join(root, stage, "rejects")
+    records = []
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            records.extend(json.loads(line) for line in f)
+    return records
+
+
+def _snapshot(root):
+    files = {}
+    for stage in ("ingest", "clean"):
+        for dirpath, _, names in os.walk(os.path.join(root, stage)):
+            for name in names:
+                if name != "manifest.json":
+                    path = os.path.join(dirpath, name)
+                    with open(path, "rb") as f:
+                        files[os.path.relpath(path, root)] = f.read()
+    return files
+
+
+def test_demo_run_layout_accounting_and_reruns(demo_copy, tmp_path):
+    root = str(tmp_path / "out")
+    result = _cli(demo_copy, "run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[clean] finished" in result.stderr and "documents_written" in result.stderr
+
+    ingest, clean = _manifest(root, "ingest"), _manifest(root, "clean")
+    ic, cc = ingest["counters"], clean["counters"]
+    # Every input unit is a publication or a reject; every document is written or rejected.
+    assert ic["input_units"] == ic["publications_written"] + ic["rejected"]
+    assert ic["publications_written"] >= 40
+    assert cc["documents_in"] == ic["publications_written"]
+    assert cc["documents_in"] == cc["documents_written"] + cc.get("rejected_documents", 0)
+    assert len([r for r in _rejects(root, "ingest")]) == ic["rejected"]
+    doc_rejects = [r for r in _rejects(root, "clean") if r["kind"] == "document"]
+    assert len(doc_rejects) == cc.get("rejected_documents", 0)
+    # The demo corpus carries a re-publication and a divisional: dedup must catch both.
+    assert cc["rejected_documents_duplicate_document"] >= 1
+    assert cc["paragraphs_dropped_duplicate_paragraph"] >= 1
+    assert set(ic) >= {"files_kipo_xml", "files_jsonl", "files_parquet", "files_text"}
+    assert clean["versions"]["splitter"] == "patent_ko_v1"
+
+    # Google BERT layout: one sentence per line, one blank line after each paragraph.
+    text_dir = os.path.join(root, "clean", "text")
+    shards = sorted(os.listdir(text_dir))
+    assert len(shards) == 8
+    sentences = 0
+    for name in shards:
+        with open(os.path.join(text_dir, name), encoding="utf-8") as f:
+            content = f.read()
+        if not content:
+            continue
+        assert content.endswith("\n\n") and "\n\n\n" not in content and not content.startswith("\n")
+        for line in content.split("\n"):
+            assert line == line.strip()
+            if line:
+                sentences += 1
+                assert len(line) >= 8
+    assert sentences == cc["sentences_written"]
+
+    # Bibliographic data never reaches the text (applicant names of the sources).
+    all_text = ""
+    for name in shards:
+        with open(os.path.join(text_dir, name), encoding="utf-8") as f:
+            all_text += f.read()
+    for source in sorted(os.listdir(os.path.join(REPO, "data", "demo", "source"))):
+        with open(os.path.join(REPO, "data", "demo", "source", source), encoding="utf-8") as f:
+            for line in f:
+                record = json.loads(line)
+                assert record["applicant"] not in all_text
+                assert record["application_number"] not in all_text
+
+    # A second run skips both stages and leaves the files as they were.
+    before = _snapshot(root)
+    again = _cli(demo_copy, "run")
+    assert again.returncode == 0
+    assert again.stderr.count("up to date, skipped") == 2
+    assert _snapshot(root) == before
+
+    status = _cli(demo_copy, "status")
+    assert [line.split()[:2] for line in status.stdout.splitlines()] == [
+        ["ingest", "done"],
+        ["clean", "done"],
+    ]
+    changed = _cli(demo_copy, "status", "--set", "clean.min_sentence_chars=5")
+    assert [line.split()[:2] for line in changed.stdout.splitlines()] == [
+        ["ingest", "done"],
+        ["clean", "stale"],
+    ]
+
+    # A forced rerun with one worker in another mode gives byte-identical outputs.
+    forced = _cli(demo_copy, "run", "--force", "--direct_running_mode=in_memory", "--direct_num_workers=1")
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert _snapshot(root) == before
+
+
+def test_interrupted_stage_is_incomplete_not_done(demo_copy, tmp_path):
+    root = tmp_path / "out"
+    result = _cli(demo_copy, "run", "--stages", "ingest")
+    assert result.returncode == 0, result.stderr[-3000:]
+    os.remove(root / "ingest" / "manifest.json")  # what a kill before the last write leaves
+    status = _cli(demo_copy, "status")
+    assert status.stdout.split("\n")[0].split()[:2] == ["ingest", "incomplete"]
+    refused = _cli(demo_copy, "stage", "clean")
+    assert refused.returncode == 1 and "needs ingest" in refused.stderr
