@@ -488,4 +488,5 @@ STAGE = Stage(
     },
     build=build,
     description="paragraphs -> normalised, split, filtered, deduplicated BERT text",
+    accounting=("documents_in", "documents_written", "rejected_documents", "sentences_written"),
 )

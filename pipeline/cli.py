@@ -4,6 +4,7 @@
     python -m pipeline stage NAME [BEAM FLAGS]      # re-run one stage
     python -m pipeline status                       # done / stale / incomplete / missing
     python -m pipeline config [--explain]           # print the resolved config (dry run)
+    python -m pipeline generate-corpus --docs N --out DIR   # synthetic corpus for benchmarks
 
 Global options (before or after the subcommand): `--config PATH`, `--set KEY=VALUE`
 (repeatable, e.g. `--set clean.min_sentence_chars=5`). Flags that this CLI does
@@ -52,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("status", parents=[common], help="show each stage as done, stale, incomplete or missing")
 
+    gen = sub.add_parser(
+        "generate-corpus", parents=[common], help="write a deterministic synthetic corpus for benchmarks"
+    )
+    gen.add_argument("--docs", type=int, required=True, help="number of publications")
+    gen.add_argument("--out", required=True, help="output folder (kipo_xml/ and jsonl/ inside)")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--formats", default="kipo_xml,jsonl", help="comma-separated: kipo_xml, jsonl")
+
     cfg = sub.add_parser("config", parents=[common], help="print the resolved config")
     cfg.add_argument("--explain", action="store_true", help="list every setting with its help text")
     return parser
@@ -79,6 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler.addFilter(_DropBeamNoise())
     # Worker processes inherit this: google-api-core's Python 3.11 notice.
     os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
+    if args.command == "generate-corpus":
+        from pipeline.synthetic import write_corpus
+
+        summary = write_corpus(args.out, args.docs, args.seed, tuple(args.formats.split(",")))
+        print(" ".join(f"{k}={v}" for k, v in summary.items()))
+        return 0
     if args.command == "config" and args.explain:
         print("\n".join(explain()))
         return 0

@@ -16,10 +16,14 @@ Accounting: input units = publications written + rejected (manifest counters
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import posixpath
+import zlib
 
 import apache_beam as beam
 from apache_beam.io import fileio
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipeline import beam_io, readers
@@ -82,40 +86,66 @@ def publication_rows(pub: Publication) -> list[dict]:
     ]
 
 
-def parse_file(readable_file, input_format: str, config: IngestConfig):
+def open_raw(path: str):
+    """The file's bytes as stored; `.gz` is handled here, not by Beam.
+
+    Beam's own decompressing reader cannot `read()` a whole file, and doing it
+    ourselves lets a truncated or zero-byte archive become a reject.
+    """
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def open_stream(path: str):
+    raw = open_raw(path)
+    return gzip.GzipFile(fileobj=raw, mode="rb") if path.endswith(".gz") else raw
+
+
+def parse_file(path: str, size: int, input_format: str, config: IngestConfig):
     """Yield Publication or (source, InputRejected) for one matched file.
 
-    Beam's ReadableFile decompresses `.gz` by extension; a corrupt or
-    truncated archive surfaces here as an exception and becomes a reject.
+    Every file yields at least one item, so nothing leaves the accounting: a
+    file with no publication at all (an empty JSONL, a zero-byte `.gz`) is
+    rejected as `empty_file`.
     """
-    path = readable_file.metadata.path
-    stem = file_stem(path)
-    if readable_file.metadata.size_in_bytes > config.max_file_mb * 1024 * 1024:
-        yield path, InputRejected("file_too_large", f"{readable_file.metadata.size_in_bytes} bytes")
+    max_bytes = config.max_file_mb * 1024 * 1024
+    if size > max_bytes:
+        yield path, InputRejected("file_too_large", f"{size} bytes > max_file_mb={config.max_file_mb}")
         return
+    stem = file_stem(path)
+    produced = 0
     try:
-        if input_format == "kipo_xml":
-            yield _parse_or_reject(readers.parse_kipo_xml, readable_file.read(), path, stem)
-        elif input_format == "text":
-            data = readable_file.read()
-            text = readers.decode_bytes(data, tuple(config.encodings))
-            yield _parse_or_reject(readers.parse_sectioned_text, text, path, stem)
-        elif input_format == "jsonl":
-            with readable_file.open() as f:
-                for item in readers.iter_jsonl(f, path):
-                    yield (path, item) if isinstance(item, InputRejected) else item
-        elif input_format == "parquet":
-            with readable_file.open() as f:
-                for item in readers.iter_parquet(f, path):
+        if input_format in ("kipo_xml", "text"):
+            with open_raw(path) as f:
+                data = readers.maybe_gunzip(f.read(), max_size=max_bytes)
+            if input_format == "kipo_xml":
+                item = _parse_or_reject(readers.parse_kipo_xml, data, path, stem)
+            else:
+                text = readers.decode_bytes(data, tuple(config.encodings))
+                item = _parse_or_reject(readers.parse_sectioned_text, text, path, stem)
+            produced += 1
+            yield item
+        elif input_format in ("jsonl", "parquet"):
+            with open_stream(path) as f:
+                if input_format == "jsonl":
+                    items = readers.iter_jsonl(f, path, tuple(config.encodings))
+                else:
+                    items = readers.iter_parquet(f, path)
+                for item in items:
+                    produced += 1
                     yield (path, item) if isinstance(item, InputRejected) else item
         else:  # config validation makes this unreachable
             raise ValueError(f"unknown input format {input_format}")
     except InputRejected as rejected:
+        produced += 1
         yield path, rejected
-    except (EOFError, OSError, ValueError) as e:
-        # zlib/gzip raise these for zero-byte, truncated or corrupt archives.
+    except (EOFError, OSError, zlib.error) as e:
+        # gzip raises these for truncated or corrupt archives, possibly after
+        # some lines were already read; those lines stay counted.
+        produced += 1
         reason = "corrupt_archive" if path.endswith(".gz") else "unreadable_file"
         yield path, InputRejected(reason, f"{type(e).__name__}: {e}")
+    if not produced:
+        yield path, InputRejected("empty_file", "no publication in the file")
 
 
 def _parse_or_reject(parse, payload, path: str, stem: str):
@@ -126,7 +156,7 @@ def _parse_or_reject(parse, payload, path: str, stem: str):
 
 
 class ParseFiles(beam.DoFn):
-    """ReadableFile -> Publication (main output) and reject records ('rejects')."""
+    """File metadata -> Publication (main output) and reject records ('rejects')."""
 
     def __init__(self, input_format: str, config: IngestConfig) -> None:
         self._format, self._config = input_format, config
@@ -134,9 +164,9 @@ class ParseFiles(beam.DoFn):
         self._files = Metrics.counter(NAME, f"files_{input_format}")
         self._publications = Metrics.counter(NAME, f"publications_{input_format}")
 
-    def process(self, readable_file):
+    def process(self, metadata):
         self._files.inc()
-        for item in parse_file(readable_file, self._format, self._config):
+        for item in parse_file(metadata.path, metadata.size_in_bytes, self._format, self._config):
             self._units.inc()
             if isinstance(item, Publication):
                 self._publications.inc()
@@ -202,7 +232,8 @@ class IngestPublications(beam.PTransform):
             parsed = (
                 pipeline
                 | f"Match{i}" >> fileio.MatchFiles(pattern)
-                | f"Read{i}" >> fileio.ReadMatches()
+                # Spread files over workers before the expensive parse.
+                | f"Reshuffle{i}" >> beam.Reshuffle()
                 | f"Parse{i}"
                 >> beam.ParDo(ParseFiles(input_format, self._config)).with_outputs(
                     REJECTS, main="publications"
@@ -246,4 +277,5 @@ STAGE = Stage(
     versions={"readers": getattr(readers, "READERS_VERSION", "readers_v1")},
     build=build,
     description="raw publications -> paragraph table",
+    accounting=("input_units", "publications_written", "rejected", "paragraphs_written"),
 )

@@ -11,8 +11,14 @@ priority data, classification codes) never becomes a `Paragraph`; readers use
 it only for `doc_id` and `cpc_section`.
 
 Paragraph order is the same for every format: title, description sections,
-claims, abstract (the order of a KIPO publication), so one publication read
-from different formats yields the same paragraph sequence.
+claims, abstract (the order of a KIPO publication; JSONL/Parquet records keep
+their description keys' order), so one publication written by the writers at
+the end of this module and read back from any format yields the same
+paragraph sequence (up to '\n' where <br/> splits figure sentences).
+
+Writers (for the demo and synthetic corpora): render_kipo_xml,
+render_sectioned_text, plus record_description / record_texts /
+record_codes / figure_numbers helpers.
 
 Reject reasons raised here:
   empty_file, binary_file, undecodable           (decode_bytes)
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import codecs
 import html.entities
+import io
 import json
 import re
 import unicodedata
@@ -36,11 +43,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
 from xml.etree.ElementTree import Element, ParseError
 from xml.parsers.expat import ExpatError
+from xml.sax.saxutils import escape, quoteattr
 
 import defusedxml
 import defusedxml.ElementTree as defused_et
 
 from pipeline.records import SECTIONS, InputRejected, Paragraph, Publication
+
+# Bumped when reader output for the same input changes (recorded in manifests).
+READERS_VERSION = "readers_v1"
 
 # --------------------------------------------------------------------------
 # Shared helpers
@@ -130,6 +141,7 @@ _ENCODING_OVERRIDES = {
     "uhc": "cp949",
 }
 _BINARY_SAMPLE = 1 << 16
+_TEXT_CONTROL_BYTES = frozenset(b"\t\n\r\f\v\x1b")
 
 
 def _codec_name(label: str) -> str | None:
@@ -154,9 +166,7 @@ def _bad_char_ratio(text: str) -> float:
     if not text:
         return 0.0
     bad = sum(
-        1
-        for ch in text
-        if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v")
+        1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v")
     )
     return bad / len(text)
 
@@ -172,7 +182,8 @@ def decode_bytes(data: bytes, encodings: Sequence[str] = ("utf-8", "cp949")) -> 
     by an XML declaration (EUC-KR read as its superset cp949); else the
     remaining `encodings` in order, each strictly.
     Raises InputRejected: 'empty_file' (no bytes, or only whitespace/BOM),
-    'binary_file' (NUL bytes, or mostly undecodable / control characters),
+    'binary_file' (NUL bytes, or more than 5% control bytes / 10% control
+    characters after decoding),
     'undecodable' (text-like bytes that no candidate encoding decodes).
     """
     if not data:
@@ -222,9 +233,10 @@ def decode_bytes(data: bytes, encodings: Sequence[str] = ("utf-8", "cp949")) -> 
             raise InputRejected("binary_file", "mostly control characters")
         return text
 
-    ratios = [_bad_char_ratio(sample.decode(c, errors="replace")) for c in candidates] or [1.0]
-    if min(ratios) > 0.1:
-        raise InputRejected("binary_file", f"not text in any of {candidates}")
+    # Text in any encoding has almost no C0 control bytes; binary data has ~12%.
+    controls = sum(1 for b in sample if b < 0x20 and b not in _TEXT_CONTROL_BYTES)
+    if controls > 0.05 * len(sample):
+        raise InputRejected("binary_file", f"{controls} control bytes in the first {len(sample)} bytes")
     raise InputRejected("undecodable", f"invalid in every candidate encoding {candidates}")
 
 
@@ -399,9 +411,7 @@ def _collect_blocks(elem: Element, section: str, out: list[Paragraph]) -> None:
 
 
 def _emit_claim(claim: Element, out: list[Paragraph]) -> None:
-    texts = [
-        _inline_text(c).strip() for c in claim if _local(c.tag) == "claim-text"
-    ]
+    texts = [_inline_text(c).strip() for c in claim if _local(c.tag) == "claim-text"]
     text = "\n".join(t for t in texts if t) if texts else _inline_text(claim).strip()
     if text and text not in DELETED_CLAIM_TEXTS:
         out.append(Paragraph("claims", text))
@@ -548,21 +558,79 @@ TEXT_SECTION_HEADERS: dict[str, str] = {
 # Bibliographic headers: their bodies are skipped (some feed doc_id/cpc).
 TEXT_BIBLIO_HEADERS: frozenset[str] = frozenset(
     {
-        "서류명", "권리구분", "수신처", "제출일자", "참조번호", "발명자", "출원인", "대리인",
-        "성명", "명칭", "성명의 국문표기", "성명의 영문표기", "특허고객번호", "대리인코드",
-        "주소", "우편번호", "국적", "출원번호", "출원일자", "공개번호", "공개일자",
-        "등록번호", "등록일자", "공고번호", "공고일자", "국제출원번호", "국제출원일자",
-        "국제공개번호", "국제공개일자", "원출원번호", "원출원일자", "우선권주장",
-        "우선권주장번호", "우선권주장일자", "출원국명", "국제특허분류", "IPC", "CPC",
-        "CPC특허분류", "심사청구", "심사청구일자", "취지", "수수료", "기본출원료",
-        "가산출원료", "우선권주장료", "심사청구료", "합계", "첨부서류", "청구항수",
-        "전체 청구항 수", "발명의 국문명칭", "발명의 영문명칭", "법정대리인", "출원인코드",
-        "기술이전희망", "기술이전 희망", "공지예외적용대상증명서류의 내용", "색인어",
+        "서류명",
+        "권리구분",
+        "수신처",
+        "제출일자",
+        "참조번호",
+        "발명자",
+        "출원인",
+        "대리인",
+        "성명",
+        "명칭",
+        "성명의 국문표기",
+        "성명의 영문표기",
+        "특허고객번호",
+        "대리인코드",
+        "주소",
+        "우편번호",
+        "국적",
+        "출원번호",
+        "출원일자",
+        "공개번호",
+        "공개일자",
+        "등록번호",
+        "등록일자",
+        "공고번호",
+        "공고일자",
+        "국제출원번호",
+        "국제출원일자",
+        "국제공개번호",
+        "국제공개일자",
+        "원출원번호",
+        "원출원일자",
+        "우선권주장",
+        "우선권주장번호",
+        "우선권주장일자",
+        "출원국명",
+        "국제특허분류",
+        "IPC",
+        "CPC",
+        "CPC특허분류",
+        "심사청구",
+        "심사청구일자",
+        "취지",
+        "수수료",
+        "기본출원료",
+        "가산출원료",
+        "우선권주장료",
+        "심사청구료",
+        "합계",
+        "첨부서류",
+        "청구항수",
+        "전체 청구항 수",
+        "발명의 국문명칭",
+        "발명의 영문명칭",
+        "법정대리인",
+        "출원인코드",
+        "기술이전희망",
+        "기술이전 희망",
+        "공지예외적용대상증명서류의 내용",
+        "색인어",
     }
 )
 # Headers whose whole section is dropped (not prose, or bibliographic).
 TEXT_DROP_SECTION_HEADERS: frozenset[str] = frozenset(
-    {"부호의 설명", "선행기술문헌", "특허문헌", "비특허문헌", "대표도", "도면", "서열목록", "서열목록 전자파일"}
+    {
+        "부호의 설명",
+        "선행기술문헌",
+        "특허문헌",
+        "비특허문헌",
+        "대표도",
+        "도면",
+        "서열목록",
+        "서열목록 전자파일",
+    }
 )
 # Object labels inside the description ('【표 1】', '【수학식 2】'...): their
 # body (the table/formula) is dropped up to the next paragraph number.
@@ -737,9 +805,22 @@ RECORD_SECTION_KEYS: dict[str, str] = {
 # their values are ignored. Other unknown keys go to 'description'.
 RECORD_IGNORED_DESCRIPTION_KEYS: frozenset[str] = frozenset(
     {
-        "application_number", "applicant", "applicants", "inventor", "inventors", "agent",
-        "filing_date", "publication_date", "publication_number", "priority", "cpc", "ipc",
-        "citations", "citation_list", "reference_signs_list", "reference-signs-list",
+        "application_number",
+        "applicant",
+        "applicants",
+        "inventor",
+        "inventors",
+        "agent",
+        "filing_date",
+        "publication_date",
+        "publication_number",
+        "priority",
+        "cpc",
+        "ipc",
+        "citations",
+        "citation_list",
+        "reference_signs_list",
+        "reference-signs-list",
         *TEXT_BIBLIO_HEADERS,
         *TEXT_DROP_SECTION_HEADERS,
     }
@@ -833,7 +914,9 @@ def parse_record(record: Mapping, source: str) -> Publication:
     'no_text' (no prose besides a title).
     """
     if not isinstance(record, Mapping):
-        raise InputRejected("bad_record", _detail(source, f"record is {type(record).__name__}, not an object"))
+        raise InputRejected(
+            "bad_record", _detail(source, f"record is {type(record).__name__}, not an object")
+        )
     raw_id = record.get("id")
     if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):
         raise InputRejected("missing_id", _detail(source, "record has no id"))
@@ -929,6 +1012,9 @@ def iter_parquet(file_obj: BinaryIO, source: str) -> Iterator[Publication | Inpu
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    seekable = getattr(file_obj, "seekable", None)
+    if not (callable(seekable) and seekable()):
+        file_obj = io.BytesIO(file_obj.read())  # Parquet needs random access (footer first)
     try:
         pf = pq.ParquetFile(file_obj)
         names = pf.schema_arrow.names
@@ -955,3 +1041,357 @@ def iter_parquet(file_obj: BinaryIO, source: str) -> Iterator[Publication | Inpu
                     yield pub
     except (pa.ArrowException, OSError, ValueError) as exc:
         yield InputRejected("malformed_parquet", _detail(source, f"after row {row}: {exc}"))
+
+
+# --------------------------------------------------------------------------
+# Writers: source records -> KIPO XML / sectioned text (demo and synthetic
+# corpora). The readers above parse their output back to the same paragraphs
+# (up to '\n' from <br/> between figure sentences).
+# --------------------------------------------------------------------------
+
+# Description sections in the order a KIPO publication writes them.
+_WRITER_DESCRIPTION_SECTIONS = (
+    "description",
+    "technical_field",
+    "background_art",
+    "summary_of_invention",
+    "tech_problem",
+    "tech_solution",
+    "advantageous_effects",
+    "description_of_drawings",
+    "description_of_embodiments",
+)
+_SUMMARY_SUBSECTIONS = ("tech_problem", "tech_solution", "advantageous_effects")
+_KIPO_TAG_OF = {
+    "technical_field": "technical-field",
+    "background_art": "background-art",
+    "summary_of_invention": "summary-of-invention",
+    "tech_problem": "tech-problem",
+    "tech_solution": "tech-solution",
+    "advantageous_effects": "advantageous-effects",
+    "description_of_drawings": "description-of-drawings",
+    "description_of_embodiments": "description-of-embodiments",
+}
+_TEXT_HEADER_OF = {
+    "description": "발명의 설명",
+    "technical_field": "기술분야",
+    "background_art": "배경기술",
+    "summary_of_invention": "발명의 내용",
+    "tech_problem": "해결하려는 과제",
+    "tech_solution": "과제의 해결 수단",
+    "advantageous_effects": "발명의 효과",
+    "description_of_drawings": "도면의 간단한 설명",
+    "description_of_embodiments": "발명을 실시하기 위한 구체적인 내용",
+}
+KIPO_DOCTYPE = '<!DOCTYPE KIPO PUBLIC "-//KIPO//DTD Patent Publication 1.0//KO" "kipo-publication.dtd">'
+
+# Element symbols for <sub> markup of formulas such as SiO2, Al2O3, TiO2.
+_ELEMENTS = sorted(
+    re.findall(
+        r"[A-Z][a-z]?",
+        "HHeLiBeBCNOFNaMgAlSiPSClKCaTiVCrMnFeCoNiCuZnGaGeAsSeBrSrYZrNbMoRuRhPdAgCdInSnSbTeIBaLaCeNdHfTaWIrPtAuHgPbBi",
+    ),
+    key=len,
+    reverse=True,
+)
+_EL = "(?:" + "|".join(_ELEMENTS) + ")"
+_FORMULA_RE = re.compile(rf"(?<![A-Za-z0-9])(?:{_EL}(?:[1-9]\d?)?){{2,}}(?![A-Za-z0-9])")
+_SUB_RE = re.compile(r"([A-Z][a-z]?)([1-9]\d?)")
+_FIG_RE = re.compile(r"(?<![가-힣A-Za-z0-9])도 ?(\d+)(?![0-9])")
+# Where a drawings paragraph starts describing another figure: '..이다. 도 2는', '..이고, 도 3은'.
+_NEXT_FIGURE_RE = re.compile(r"(?<=[.,]) +(?=도 ?\d+[a-z]?(?:은|는|이|가) )")
+
+
+def _str_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)]
+
+
+def record_codes(value: Any) -> list[str]:
+    """cpc/ipc value (list or ';'/','-separated str) -> list of codes."""
+    if isinstance(value, str):
+        return [c.strip() for c in re.split(r"[;,]", value) if c.strip()]
+    return [c.strip() for c in _str_list(value) if c.strip()]
+
+
+def record_description(rec: Mapping) -> dict[str, list[str]]:
+    """A record's description keyed by canonical section, in canonical order; empty texts dropped."""
+    merged: dict[str, list[str]] = {}
+    desc = rec.get("description") or {}
+    if isinstance(desc, (str, list, tuple)):
+        desc = {"description": desc}
+    if isinstance(desc, Mapping):
+        for key, value in desc.items():
+            section = canonical_record_section(key)
+            if section is not None:
+                merged.setdefault(section, []).extend(t for t in _str_list(value) if t.strip())
+    return {s: merged[s] for s in _WRITER_DESCRIPTION_SECTIONS if merged.get(s)}
+
+
+def record_texts(rec: Mapping, key: str) -> list[str]:
+    """Non-empty texts of a record's str-or-list field (title, abstract, claims)."""
+    return [t for t in _str_list(rec.get(key)) if t.strip()]
+
+
+def _record_claims(rec: Mapping) -> list[str]:
+    return [t for t in record_texts(rec, "claims") if t.strip() not in DELETED_CLAIM_TEXTS]
+
+
+def figure_numbers(rec: Mapping) -> list[int]:
+    """Figure numbers mentioned ('도 N') in a record's description of drawings."""
+    text = " ".join(record_description(rec).get("description_of_drawings", []))
+    return sorted({int(n) for n in _FIG_RE.findall(text)})
+
+
+def _markup(text: str, section: str) -> str:
+    """Paragraph text -> KIPO inline markup (escape, <br/>, <figref>, <sub>)."""
+    t = escape(text.strip()).replace("\r\n", "\n")
+    if section == "description_of_drawings":
+        t = _NEXT_FIGURE_RE.sub("\n", t)
+    t = _FIG_RE.sub(lambda m: f'<figref num="{m.group(1)}">{m.group(0)}</figref>', t)
+    t = _FORMULA_RE.sub(
+        lambda m: _SUB_RE.sub(r"\1<sub>\2</sub>", m.group(0)) if re.search(r"\d", m.group(0)) else m.group(0),
+        t,
+    )
+    return t.replace("\n", "<br/>")
+
+
+def _table_block(num: str) -> str:
+    rows = [("구분", "측정값"), ("시료 A", "12.5"), ("시료 B", "9.8")]
+    body = "".join("<row>" + "".join(f"<entry>{escape(c)}</entry>" for c in row) + "</row>" for row in rows)
+    return (
+        f'<p num="{num}"><tables num="1"><table><tgroup cols="2"><tbody>{body}'
+        "</tbody></tgroup></table></tables></p>"
+    )
+
+
+def render_kipo_xml(rec: Mapping, encoding: str = "utf-8", with_table: bool = False) -> bytes:
+    """A source record (JSONL schema, see parse_record) -> KIPO XML file bytes.
+
+    Layout: XML declaration naming `encoding`, KIPO_DOCTYPE, then
+    <KIPO><KR_BibliographicInformation> (KR_DocumentType, KR_OpenNumber = id,
+    KR_OpenDate, KR_ApplicationInformation/KR_ApplicationNumber and
+    KR_ApplicationDate, KR_IPCInformation/KR_MainClassification|
+    KR_FurtherClassification value=..., KR_CPCInformation/KR_CPCClassification
+    value=..., KR_ApplicantInformation/KR_Applicant/KR_Name,
+    KR_InventorInformation/KR_Inventor/KR_Name, KR_AgentInformation/KR_Agent/
+    KR_Name; absent values are left out) and <PatentCAFDOC> with description
+    (<p num="0001"> numbered through the description), claims, abstract
+    (<p num="0001a">) and drawings. Inline markup: '\n' -> <br/>, a <br/>
+    between figure sentences of the description of drawings, <figref> around
+    '도 N', <sub> around formula digits (SiO2 -> SiO<sub>2</sub>); with_table
+    adds a <tables> block after the first embodiment paragraph.
+    Raises UnicodeEncodeError when the text is not encodable in `encoding`.
+    """
+    label = {"utf_8": "UTF-8", "euc_kr": "EUC-KR", "cp949": "CP949"}.get(
+        codecs.lookup(encoding).name.replace("-", "_"), encoding.upper()
+    )
+    return _kipo_xml_text(rec, label, with_table).encode(encoding)
+
+
+def _kipo_xml_text(rec: Mapping, encoding_label: str, with_table: bool) -> str:
+    out: list[str] = [f'<?xml version="1.0" encoding="{encoding_label}"?>', KIPO_DOCTYPE, "<KIPO>"]
+
+    def el(indent: int, tag: str, value) -> None:
+        if value:
+            out.append(" " * indent + f"<{tag}>{escape(str(value))}</{tag}>")
+
+    def date(value) -> str:
+        return re.sub(r"\D", "", str(value)) if value else ""
+
+    out.append("  <KR_BibliographicInformation>")
+    el(4, "KR_DocumentType", "공개특허공보(A)")
+    el(4, "KR_OpenNumber", rec["id"])
+    el(4, "KR_OpenDate", date(rec.get("publication_date")))
+    out.append("    <KR_ApplicationInformation>")
+    el(6, "KR_ApplicationNumber", rec.get("application_number"))
+    el(6, "KR_ApplicationDate", date(rec.get("filing_date")))
+    out.append("    </KR_ApplicationInformation>")
+    for info, first, other, codes in (
+        (
+            "KR_IPCInformation",
+            "KR_MainClassification",
+            "KR_FurtherClassification",
+            record_codes(rec.get("ipc")),
+        ),
+        ("KR_CPCInformation", "KR_CPCClassification", "KR_CPCClassification", record_codes(rec.get("cpc"))),
+    ):
+        if codes:
+            out.append(f"    <{info}>")
+            for i, code in enumerate(codes):
+                out.append(f"      <{first if i == 0 else other} value={quoteattr(code)}/>")
+            out.append(f"    </{info}>")
+    for info, person, names in (
+        ("KR_ApplicantInformation", "KR_Applicant", _str_list(rec.get("applicant"))),
+        ("KR_InventorInformation", "KR_Inventor", _str_list(rec.get("inventors"))),
+        ("KR_AgentInformation", "KR_Agent", _str_list(rec.get("agent"))),
+    ):
+        if names:
+            out.append(f"    <{info}>")
+            for name in names:
+                out.append(f"      <{person}><KR_Name>{escape(name)}</KR_Name></{person}>")
+            out.append(f"    </{info}>")
+    out.append("  </KR_BibliographicInformation>")
+
+    out.append("  <PatentCAFDOC>")
+    out.append("    <description>")
+    title = next(iter(record_texts(rec, "title")), "").strip()
+    if title:
+        out.append(f"      <invention-title>{escape(title)}</invention-title>")
+    desc = record_description(rec)
+    counter = 0
+
+    def paras(indent: int, section: str) -> None:
+        nonlocal counter
+        for text in desc.get(section, []):
+            counter += 1
+            out.append(" " * indent + f'<p num="{counter:04d}">{_markup(text, section)}</p>')
+
+    paras(6, "description")
+    for section in _WRITER_DESCRIPTION_SECTIONS:
+        if section == "description" or section in _SUMMARY_SUBSECTIONS:
+            continue
+        if section == "summary_of_invention":
+            if not any(s in desc for s in ("summary_of_invention", *_SUMMARY_SUBSECTIONS)):
+                continue
+            out.append("      <summary-of-invention>")
+            paras(8, "summary_of_invention")
+            for sub in _SUMMARY_SUBSECTIONS:
+                if sub in desc:
+                    out.append(f"        <{_KIPO_TAG_OF[sub]}>")
+                    paras(10, sub)
+                    out.append(f"        </{_KIPO_TAG_OF[sub]}>")
+            out.append("      </summary-of-invention>")
+            continue
+        if section not in desc:
+            continue
+        tag = _KIPO_TAG_OF[section]
+        out.append(f"      <{tag}>")
+        if section == "description_of_embodiments" and with_table:
+            texts = desc[section]
+            counter += 1
+            out.append(f'        <p num="{counter:04d}">{_markup(texts[0], section)}</p>')
+            counter += 1
+            out.append("        " + _table_block(f"{counter:04d}"))
+            for text in texts[1:]:
+                counter += 1
+                out.append(f'        <p num="{counter:04d}">{_markup(text, section)}</p>')
+        else:
+            paras(8, section)
+        out.append(f"      </{tag}>")
+    out.append("    </description>")
+
+    claims = _record_claims(rec)
+    if claims:
+        out.append("    <claims>")
+        for i, text in enumerate(claims, 1):
+            out.append(f'      <claim num="{i}"><claim-text>{_markup(text, "claims")}</claim-text></claim>')
+        out.append("    </claims>")
+    figures = figure_numbers(rec)
+    abstract = record_texts(rec, "abstract")
+    if abstract:
+        out.append("    <abstract>")
+        out.append("      <summary>")
+        for i, text in enumerate(abstract, 1):
+            out.append(f'        <p num="{i:04d}a">{_markup(text, "abstract")}</p>')
+        out.append("      </summary>")
+        if figures:
+            out.append(f'      <abstract-figure><figref num="{figures[0]}"/></abstract-figure>')
+        out.append("    </abstract>")
+    if figures:
+        out.append("    <drawings>")
+        for n in figures:
+            out.append(
+                f'      <figure num="{n}"><img he="80" wi="120" file="pat{n:05d}.tif" '
+                'img-format="tif"/></figure>'
+            )
+        out.append("    </drawings>")
+    out.append("  </PatentCAFDOC>")
+    out.append("</KIPO>")
+    return "\n".join(out) + "\n"
+
+
+def render_sectioned_text(rec: Mapping) -> str:
+    """A source record -> 【】 sectioned text (what parse_sectioned_text reads).
+
+    Bibliographic headers first (【공개번호】 = id, 【공개일자】, 【출원번호】,
+    【출원일자】, 【출원인】, 【발명자】, 【대리인】, 【국제특허분류】, 【CPC】), then
+    【발명의 설명】, 【발명의 명칭】, the description sections with running
+    paragraph numbers 【0001】, 【청구범위】 with 【청구항 N】, 【요약서】/【요약】
+    and 【대표도】. Blank lines inside a paragraph are collapsed so that each
+    source paragraph stays one paragraph.
+    """
+    out: list[str] = []
+
+    def header(name: str, value="") -> None:
+        out.append(f"【{name}】" + (f" {value}" if value else ""))
+
+    def one_para(text: str) -> str:
+        text = re.sub(r"\n\s*\n", "\n", text.strip())
+        return text.replace("【", "[").replace("】", "]")
+
+    header("공개번호", rec["id"])
+    for name, key in (
+        ("공개일자", "publication_date"),
+        ("출원번호", "application_number"),
+        ("출원일자", "filing_date"),
+    ):
+        if rec.get(key):
+            header(name, rec[key])
+    for name, key in (("출원인", "applicant"), ("발명자", "inventors"), ("대리인", "agent")):
+        if _str_list(rec.get(key)):
+            header(name, ", ".join(_str_list(rec.get(key))))
+    if record_codes(rec.get("ipc")):
+        header("국제특허분류", ", ".join(record_codes(rec.get("ipc"))))
+    if record_codes(rec.get("cpc")):
+        header("CPC", ", ".join(record_codes(rec.get("cpc"))))
+    out.append("")
+
+    desc = record_description(rec)
+    counter = 0
+
+    def paras(section: str) -> None:
+        nonlocal counter
+        for text in desc.get(section, []):
+            counter += 1
+            out.append(f"【{counter:04d}】")
+            out.append(one_para(text))
+
+    header("발명의 설명")
+    paras("description")
+    title = next(iter(record_texts(rec, "title")), "").strip()
+    if title:
+        header("발명의 명칭")
+        out.append(one_para(title))
+    for section in _WRITER_DESCRIPTION_SECTIONS:
+        if section == "description":
+            continue
+        if section == "summary_of_invention":
+            if any(s in desc for s in ("summary_of_invention", *_SUMMARY_SUBSECTIONS)):
+                header(_TEXT_HEADER_OF[section])
+                paras(section)
+            continue
+        if section in desc:
+            header(_TEXT_HEADER_OF[section])
+            paras(section)
+    claims = _record_claims(rec)
+    if claims:
+        out.append("")
+        header("청구범위")
+        for i, text in enumerate(claims, 1):
+            header(f"청구항 {i}")
+            out.append(one_para(text))
+    abstract = record_texts(rec, "abstract")
+    if abstract:
+        out.append("")
+        header("요약서")
+        header("요약")
+        out.append("\n\n".join(one_para(t) for t in abstract))
+        figures = figure_numbers(rec)
+        if figures:
+            header("대표도")
+            out.append(f"도 {figures[0]}")
+    return "\n".join(out) + "\n"

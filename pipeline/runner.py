@@ -54,6 +54,9 @@ class Stage:
     versions: Mapping[str, str]  # rule versions recorded in the manifest
     build: Callable[[beam.Pipeline, StageContext], None]
     description: str = ""
+    # Counters that always appear in the manifest, 0 when never incremented,
+    # so the stage's accounting identity can be checked from the manifest.
+    accounting: tuple[str, ...] = ()
 
 
 def stage_table() -> dict[str, Stage]:
@@ -222,7 +225,9 @@ def run_stage(
     result = p.run()
     result.wait_until_finish()
     finished = time.time()
-    counters = _counters(result, stage.name)
+    counters = {name: 0 for name in stage.accounting}
+    counters.update(_counters(result, stage.name))
+    counters = dict(sorted(counters.items()))
     manifest = {
         "stage": stage.name,
         **expected,

@@ -1,0 +1,127 @@
+"""Throughput and peak memory of `ingest` + `clean` on a synthetic corpus.
+
+    .venv/bin/python benchmarks/bench_ingest_clean.py [--docs 10000] [--workers 0] [--mode multi_processing]
+
+Generates a deterministic corpus (`python -m pipeline generate-corpus`, half
+KIPO XML, half JSONL), runs `python -m pipeline run` on it exactly as a user
+would, samples the memory of the whole process tree every 0.2 s, and prints per
+stage: wall time, input MB/s per core, and peak RSS (largest single process and
+the sum over the tree). Not a test: run it on demand and record the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import psutil
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class PeakMemory:
+    """Samples RSS of a process and its children until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak_single, self.peak_total = pid, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                root = psutil.Process(self.pid)
+                procs = [root] + root.children(recursive=True)
+                rss = []
+                for p in procs:
+                    with contextlib.suppress(psutil.Error):
+                        rss.append(p.memory_info().rss)
+                if rss:
+                    self.peak_single = max(self.peak_single, max(rss))
+                    self.peak_total = max(self.peak_total, sum(rss))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_stage(config: str, stage: str, extra: list[str]) -> tuple[float, PeakMemory]:
+    cmd = [sys.executable, "-m", "pipeline", "run", "--stages", stage, "--force", "--config", config, *extra]
+    start = time.time()
+    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    memory = PeakMemory(proc.pid)
+    _, err = proc.communicate()
+    memory.stop()
+    if proc.returncode != 0:
+        sys.exit(f"{stage} failed:\n{err[-3000:]}")
+    return time.time() - start, memory
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--docs", type=int, default=10000)
+    parser.add_argument("--workers", type=int, default=0, help="DirectRunner workers; 0 = all cores")
+    parser.add_argument("--mode", default="multi_processing")
+    parser.add_argument("--keep", help="keep corpus and output in this folder")
+    args = parser.parse_args(argv)
+    cores = args.workers or os.cpu_count()
+
+    work = args.keep or tempfile.mkdtemp(prefix="bench_ingest_clean_")
+    corpus = os.path.join(work, "corpus")
+    if not os.path.exists(corpus):
+        subprocess.run(
+            [sys.executable, "-m", "pipeline", "generate-corpus", "--docs", str(args.docs), "--out", corpus],
+            cwd=REPO,
+            check=True,
+        )
+    config = os.path.join(work, "pipeline.yaml")
+    with open(os.path.join(REPO, "pipeline.yaml"), encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    data["output_root"] = os.path.join(work, "out")
+    data["inputs"] = [
+        {"glob": os.path.join(corpus, "kipo_xml", "*.xml"), "format": "kipo_xml"},
+        {"glob": os.path.join(corpus, "jsonl", "*.jsonl"), "format": "jsonl"},
+    ]
+    with open(config, "w", encoding="utf-8") as f:
+        yaml.safe_dump(data, f, allow_unicode=True)
+    input_bytes = sum(os.path.getsize(os.path.join(d, n)) for d, _, names in os.walk(corpus) for n in names)
+    extra = [f"--direct_running_mode={args.mode}", f"--direct_num_workers={args.workers}"]
+
+    print(
+        f"corpus: {args.docs:,} publications, {input_bytes / 1e6:.1f} MB raw input, {cores} core(s), {args.mode}"
+    )
+    total = 0.0
+    for stage in ("ingest", "clean"):
+        seconds, memory = run_stage(config, stage, extra)
+        total += seconds
+        with open(os.path.join(work, "out", stage, "manifest.json"), encoding="utf-8") as f:
+            counters = json.load(f)["counters"]
+        print(
+            f"{stage:<7} {seconds:7.1f} s wall  {input_bytes / 1e6 / seconds / cores:6.2f} MB/s per core  "
+            f"peak RSS {memory.peak_single / 2**20:6.0f} MiB largest process, "
+            f"{memory.peak_total / 2**20:6.0f} MiB all processes"
+        )
+        if stage == "clean":
+            print(
+                f"        documents in {counters['documents_in']:,}, written {counters['documents_written']:,}, "
+                f"sentences {counters['sentences_written']:,}, text {counters['chars_written'] / 1e6:.1f} M chars"
+            )
+    print(
+        f"ingest+clean {total:.1f} s wall  {input_bytes / 1e6 / total / cores:.2f} MB/s per core (raw input bytes)"
+    )
+
+
+if __name__ == "__main__":
+    main()
