@@ -18,10 +18,16 @@ from collections.abc import Iterable
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+
+# Scratch space inside a stage's folder; the runner deletes it after a
+# successful run, before the manifest is written.
+TMP_DIR = "_tmp"
 
 
 def stable_shard(key: str, num_shards: int) -> int:
@@ -76,59 +82,26 @@ def read_json(path: str) -> Any:
     return json.loads(read_bytes(path).decode("utf-8"))
 
 
-# ------------------------------------------------------------------ sorted shards
+# ------------------------------------------------------------------ shards
 
 
-def _sort_key(element):
-    return element[0]
+class JoinByShard(beam.PTransform):
+    """{name: PCollection of (shard_index, value)} -> (index, {name: [values]}).
 
-
-class _WriteShard(beam.DoFn):
-    def __init__(self, folder: str, num_shards: int, writer) -> None:
-        self._folder, self._num_shards, self._writer = folder, num_shards, writer
-
-    def process(self, element):
-        index, grouped = element
-        records = [record for _, record in sorted(grouped["records"], key=_sort_key)]
-        side = self._writer(self._folder, index, self._num_shards, records)
-        yield from side or ()
-
-
-def _key_by_shard(element, num_shards: int):
-    shard_key, sort_key, record = element
-    return stable_shard(shard_key, num_shards), (sort_key, record)
-
-
-class WriteSortedShards(beam.PTransform):
-    """Write (shard_key, sort_key, record) triples to `num_shards` shards.
-
-    All records with one shard key land in one shard, sorted by sort key, so
-    the files do not depend on the order elements arrive in. Every shard is
-    written even when empty, so consumers can count on indices 0..N-1.
-    `writer(folder, index, num_shards, records)` is a module-level function
-    that writes one shard's files; whatever it returns (e.g. reject records
-    found while writing) is this transform's output.
+    Every index 0..num_shards-1 comes out exactly once, even with no values,
+    so a stage can write all of its shard files. Stages move only small
+    records (file paths, hashes, drop markers) through this join; the text
+    itself is read and written by the shard task, never shuffled.
     """
 
-    def __init__(self, folder: str, num_shards: int, writer) -> None:
+    def __init__(self, num_shards: int) -> None:
         super().__init__()
-        self._folder, self._num_shards, self._writer = folder, num_shards, writer
+        self._num_shards = num_shards
 
-    def expand(self, records):
-        n = self._num_shards
-        by_shard = records | "KeyByShard" >> beam.Map(_key_by_shard, n)
-        all_shards = records.pipeline | "AllShards" >> beam.Create([(i, None) for i in range(n)])
-        return (
-            {"shard": all_shards, "records": by_shard}
-            | "GroupShards" >> beam.CoGroupByKey()
-            | "Write" >> beam.ParDo(_WriteShard(self._folder, n, self._writer))
-        )
-
-
-def write_jsonl_shard(folder: str, index: int, num_shards: int, records: list[dict]):
-    """Shard writer for JSON-lines records (rejects, reports)."""
-    with FileSystems.create(shard_path(folder, "part", index, num_shards, ".jsonl")) as f:
-        write_jsonl(f, records)
+    def expand(self, pcolls):
+        pipeline = next(iter(pcolls.values())).pipeline
+        every_shard = pipeline | "EveryShard" >> beam.Create([(i, None) for i in range(self._num_shards)])
+        return {"shard": every_shard, **pcolls} | "CoGroupByShard" >> beam.CoGroupByKey()
 
 
 def write_jsonl(f, records: Iterable[dict]) -> None:
@@ -137,36 +110,79 @@ def write_jsonl(f, records: Iterable[dict]) -> None:
         f.write(b"\n")
 
 
+# ------------------------------------------------------------------ parquet
+
+
+class ParquetShardWriter:
+    """Streams dict rows into one Parquet file in row groups: bounded memory."""
+
+    ROWS_PER_GROUP = 20000
+
+    def __init__(self, path: str, schema) -> None:
+        import pyarrow.parquet as pq
+
+        self._schema = schema
+        self._file = FileSystems.create(path)
+        self._writer = pq.ParquetWriter(self._file, schema, compression="zstd")
+        self._rows: list[dict] = []
+
+    def add(self, rows: list[dict]) -> None:
+        self._rows.extend(rows)
+        if len(self._rows) >= self.ROWS_PER_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self._rows:
+            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self._schema))
+            self._rows = []
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+        self._file.close()
+
+
+def iter_parquet_rows(path: str, columns: list[str] | None = None, batch_size: int = 4096):
+    """Rows of a Parquet file as dicts, one record batch in memory at a time."""
+    import pyarrow.parquet as pq
+
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_size, columns=columns):
+            # Column-wise conversion is several times faster than to_pylist().
+            names = batch.schema.names
+            columns_data = [column.to_pylist() for column in batch.columns]
+            for values in zip(*columns_data, strict=True):
+                yield dict(zip(names, values, strict=True))
+
+
 # ------------------------------------------------------------------ progress
 
 
-class ReportProgress(beam.DoFn):
-    """Pass elements through, logging a count and rate every `every_s` seconds.
+class Progress:
+    """Counts work inside a DoFn and prints a rate every `every_s` seconds.
 
-    Each worker logs its own count; Beam's counter of the same name holds the
-    total that the runner prints at the end.
+    Plain stderr, not logging: DirectRunner's worker processes inherit it,
+    while logging records come back wrapped in protos. Each worker prints its
+    own count; the Beam counter `progress_<noun>` holds the total.
     """
 
     def __init__(self, stage: str, noun: str, every_s: float = 10.0) -> None:
         self._stage, self._noun, self._every_s = stage, noun, every_s
         self._counter = Metrics.counter(stage, f"progress_{noun}")
-
-    def setup(self):
         self._count = 0
         self._start = self._last = time.monotonic()
 
-    def process(self, element):
-        self._count += 1
-        self._counter.inc()
+    def tick(self, n: int = 1) -> None:
+        self._count += n
+        self._counter.inc(n)
         now = time.monotonic()
         if now - self._last >= self._every_s:
             self._last = now
             rate = self._count / max(now - self._start, 1e-9)
-            # Plain stderr, not logging: DirectRunner's worker processes
-            # inherit it, while logging records come back wrapped in protos.
             print(
                 f"[{self._stage}] {self._count:,} {self._noun} on worker {os.getpid()} ({rate:,.0f}/s)",
                 file=sys.stderr,
                 flush=True,
             )
-        yield element

@@ -17,12 +17,15 @@ Accounting: documents_in = documents_written + rejected_documents.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import pickle
 import re
 import unicodedata
 
 import apache_beam as beam
 from apache_beam.io import fileio
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.metrics import Metrics
 
 from pipeline import beam_io, ingest
@@ -49,6 +52,9 @@ _INLINE_TAG = re.compile(
 )
 _BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
+# Whitespace other than single spaces: most paragraphs have none, and a
+# search is much cheaper than a substitution that rebuilds the string.
+_IRREGULAR_WHITESPACE = re.compile(r"[^\S ]| {2}")
 # Full-width ASCII (U+FF01..U+FF5E) maps to ASCII by a fixed offset.
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 _FULLWIDTH[0x3000] = 0x20  # ideographic space
@@ -84,25 +90,47 @@ _NEEDS_CONTROL_PASS = re.compile(
 )
 
 
+_HAS_FULLWIDTH = re.compile("[\uff01-\uff5e\u3000]")
+_ANYTHING_TO_FIX = re.compile(
+    "|".join((_HAS_FULLWIDTH.pattern, _NEEDS_CONTROL_PASS.pattern, _IRREGULAR_WHITESPACE.pattern))
+)
+
+
 def normalize_text(text: str, form: str = "NFC", fold_fullwidth: bool = True) -> str:
     """Markup-free text -> one normalised line. Never lower-cases, never strips accents."""
     text = unicodedata.normalize(form, text)
-    if fold_fullwidth:
+    # Most paragraphs need none of the fixes below: one scan says so.
+    if not _ANYTHING_TO_FIX.search(text):
+        return text.strip()
+    # str.translate with a dict costs a lookup per character: only pay it
+    # when there is something to fold.
+    if fold_fullwidth and _HAS_FULLWIDTH.search(text):
         text = text.translate(_FULLWIDTH)
     if _NEEDS_CONTROL_PASS.search(text):
         text = _drop_control(text)
-    return _WHITESPACE.sub(" ", text).strip()
+    if _IRREGULAR_WHITESPACE.search(text):
+        text = _WHITESPACE.sub(" ", text)
+    return text.strip()
 
 
 # ------------------------------------------------------------------ filters
 
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+_NON_HANGUL_RUN = re.compile(r"[^\uac00-\ud7a3 ]+")
 
 
 def hangul_ratio(sentence: str) -> float:
     """Share of Hangul syllables among non-space characters."""
     total = len(sentence) - sentence.count(" ")
-    return len(_HANGUL.findall(sentence)) / total if total else 0.0
+    if not total:
+        return 0.0
+    # Count what is not Hangul: in Korean text those runs (numbers,
+    # punctuation, Latin words) are far fewer than the Hangul ones.
+    return (total - sum(map(len, _NON_HANGUL_RUN.findall(sentence)))) / total
+
+
+@functools.lru_cache(maxsize=8)
+def _char_run_pattern(max_run: int) -> re.Pattern:
+    return re.compile(rf"(.)\1{{{max_run}}}")
 
 
 def sentence_drop_reason(sentence: str, config: CleanConfig) -> str | None:
@@ -115,7 +143,7 @@ def sentence_drop_reason(sentence: str, config: CleanConfig) -> str | None:
     if hangul_ratio(sentence) < config.min_hangul_ratio:
         return "low_hangul"
     # Cheap pre-check: a long run needs the same character max_char_run times.
-    if re.search(rf"(.)\1{{{config.max_char_run}}}", sentence):
+    if _char_run_pattern(config.max_char_run).search(sentence):
         return "repeated_chars"
     return None
 
@@ -222,260 +250,281 @@ def sentence_schema():
 
 
 # ------------------------------------------------------------------ Beam steps
+#
+# Text is never shuffled. Each ingest shard is one task: phase 1 emits small
+# keys (doc ids, content hashes), the dedup decisions are made by grouping
+# those keys, and phase 2 re-reads the shard, cleans it again (cheap, and
+# deterministic) and writes the output shard with the decisions applied.
+# A document instance is identified by its ingest `source`, unique even when
+# two instances share a doc_id.
+
+_SHARD_NAME = re.compile(r"part-(\d+)-of-(\d+)\.parquet$")
 
 
-def read_documents(readable_file):
-    """One ingest Parquet shard -> documents (rows of one doc_id are adjacent)."""
-    import pyarrow.parquet as pq
-
-    with readable_file.open() as f:
-        parquet = pq.ParquetFile(f)
-        current = None
-        for batch in parquet.iter_batches(batch_size=4096):
-            for row in batch.to_pylist():
-                if current is None or row["doc_id"] != current["doc_id"]:
-                    if current is not None:
-                        yield current
-                    current = {"doc_id": row["doc_id"], "cpc_section": row["cpc_section"], "paragraphs": []}
-                current["paragraphs"].append(
-                    {
-                        "paragraph_index": row["paragraph_index"],
-                        "section": row["section"],
-                        "text": row["text"],
-                    }
-                )
-        if current is not None:
-            yield current
+def ingest_shard(metadata) -> tuple[int, str]:
+    """Matched ingest file -> (shard index, path)."""
+    match = _SHARD_NAME.search(metadata.path)
+    if not match:
+        raise ValueError(f"not an ingest shard: {metadata.path}")
+    return int(match.group(1)), metadata.path
 
 
-class CleanDocument(beam.DoFn):
-    """Document -> cleaned document (main) or reject/drop records ('rejects')."""
-
-    def __init__(self, config: CleanConfig) -> None:
-        self._config = config
-        self._docs_in = Metrics.counter(NAME, "documents_in")
-        self._paragraphs_in = Metrics.counter(NAME, "paragraphs_in")
-
-    def process(self, doc):
-        self._docs_in.inc()
-        self._paragraphs_in.inc(len(doc["paragraphs"]))
-        cleaned, drops = clean_document(doc, self._config)
-        for record in drops:
-            Metrics.counter(NAME, f"{record['kind']}s_dropped_{record['reason']}").inc()
-            yield beam.pvalue.TaggedOutput("rejects", record)
-        if cleaned["paragraphs"]:
-            yield cleaned
-        else:
-            yield beam.pvalue.TaggedOutput(
-                "rejects", reject_document(doc["doc_id"], "no_text_after_cleaning", "")
-            )
+def read_documents(path: str):
+    """One ingest Parquet shard -> documents in file order (their rows are adjacent)."""
+    current = None
+    for row in beam_io.iter_parquet_rows(path):
+        if current is None or row["source"] != current["source"]:
+            if current is not None:
+                yield current
+            current = {
+                "doc_id": row["doc_id"],
+                "source": row["source"],
+                "cpc_section": row["cpc_section"],
+                "paragraphs": [],
+            }
+        current["paragraphs"].append(
+            {"paragraph_index": row["paragraph_index"], "section": row["section"], "text": row["text"]}
+        )
+    if current is not None:
+        yield current
 
 
-def reject_document(doc_id: str, reason: str, detail: str, snippet: str = "") -> dict:
-    Metrics.counter(NAME, "rejected_documents").inc()
-    Metrics.counter(NAME, f"rejected_documents_{reason}").inc()
-    return {
-        "stage": NAME,
-        "kind": "document",
-        "doc_id": doc_id,
-        "paragraph_index": -1,
-        "sentence_index": -1,
-        "reason": reason,
-        "detail": detail,
-        "snippet": snippet,
-    }
+def duplicate_ids(element):
+    """(doc_id, [(source, index)...]) -> a marker for every instance but the first source."""
+    _, instances = element
+    ordered = sorted(instances)
+    for source, index in ordered[1:]:
+        yield index, ("duplicate_doc_id", source, -1, f"same id as {ordered[0][0]}")
 
 
-def document_key(cleaned: dict):
-    return document_hash(cleaned), cleaned["doc_id"]
+def work_path(output_dir: str, index: int, num_shards: int) -> str:
+    """Where phase 1 keeps a shard's cleaned documents for phase 2 (deleted after the run)."""
+    return beam_io.shard_path(beam_io.join(output_dir, beam_io.TMP_DIR), "cleaned", index, num_shards, ".pkl")
 
 
-def paragraph_keys(cleaned: dict, min_chars: int):
-    for p in cleaned["paragraphs"]:
-        text = paragraph_text(p)
-        if len(text) >= min_chars:
-            yield text_hash(text), (cleaned["doc_id"], p["paragraph_index"])
+class CleanAndKey(beam.DoFn):
+    """Phase 1: (index, path) -> dedup keys, plus the cleaned shard saved for phase 2.
 
+    Emits ('id', (doc_id, (source, index))) for every document instance and,
+    for those with text left, ('doc', (hash, (doc_id, source, index))) and
+    ('para', (hash, (doc_id, source, index, paragraph_index))). Cleaning once
+    and pickling the result is cheaper than cleaning again in phase 2.
+    """
 
-def duplicate_documents(element):
-    """(hash, [doc_id...]) -> (loser doc_id, winner doc_id) for all but the smallest id."""
-    _, doc_ids = element
-    ordered = sorted(doc_ids)
-    for doc_id in ordered[1:]:
-        yield doc_id, ordered[0]
-
-
-def duplicate_paragraphs(element):
-    """(hash, [(doc_id, index)...]) -> (loser doc_id, (index, winner doc_id))."""
-    _, places = element
-    ordered = sorted(places)
-    winner = ordered[0]
-    for doc_id, index in ordered[1:]:
-        yield doc_id, (index, f"{winner[0]}#{winner[1]}")
-
-
-class ApplyDedup(beam.DoFn):
-    """Joined (doc_id, {doc, dup_of, dup_paragraphs}) -> kept document or rejects."""
-
-    def __init__(self, config: CleanConfig) -> None:
-        self._config = config
+    def __init__(self, config: CleanConfig, output_dir: str, num_shards: int) -> None:
+        self._config, self._output_dir, self._num_shards = config, output_dir, num_shards
 
     def process(self, element):
-        doc_id, joined = element
-        docs = list(joined["doc"])
-        if not docs:  # markers for a document rejected earlier
-            return
-        cleaned = docs[0]
-        dup_of = list(joined["dup_of"])
-        if dup_of:
-            snippet = paragraph_text(cleaned["paragraphs"][0])[: self._config.snippet_chars]
-            yield beam.pvalue.TaggedOutput(
-                "rejects", reject_document(doc_id, "duplicate_document", f"same text as {dup_of[0]}", snippet)
-            )
-            return
-        dup_paragraphs = dict(joined["dup_paragraphs"])
-        if dup_paragraphs:
-            kept = []
-            for p in cleaned["paragraphs"]:
-                if p["paragraph_index"] in dup_paragraphs:
-                    Metrics.counter(NAME, "paragraphs_dropped_duplicate_paragraph").inc()
-                    record = _drop(
-                        "paragraph",
-                        doc_id,
-                        "duplicate_paragraph",
-                        paragraph_text(p),
-                        self._config,
-                        paragraph_index=p["paragraph_index"],
-                        detail=f"same text as {dup_paragraphs[p['paragraph_index']]}",
-                    )
-                    yield beam.pvalue.TaggedOutput("rejects", record)
-                else:
-                    kept.append(p)
-            if not kept:
-                yield beam.pvalue.TaggedOutput(
-                    "rejects", reject_document(doc_id, "all_paragraphs_duplicate", "")
-                )
+        index, path = element
+        config = self._config
+        with beam_io.FileSystems.create(work_path(self._output_dir, index, self._num_shards)) as work:
+            for doc in read_documents(path):
+                yield beam.pvalue.TaggedOutput("id", (doc["doc_id"], (doc["source"], index)))
+                cleaned, drops = clean_document(doc, config)
+                first_text = doc["paragraphs"][0]["text"] if doc["paragraphs"] else ""
+                stub = {
+                    "doc_id": doc["doc_id"],
+                    "source": doc["source"],
+                    "snippet": first_text[: config.snippet_chars],
+                    "paragraph_count": len(doc["paragraphs"]),
+                }
+                pickle.dump((stub, cleaned, drops), work, protocol=pickle.HIGHEST_PROTOCOL)
+                if not cleaned["paragraphs"]:
+                    continue
+                instance = (doc["doc_id"], doc["source"], index)
+                if config.dedup_documents:
+                    yield beam.pvalue.TaggedOutput("doc", (document_hash(cleaned), instance))
+                if config.dedup_paragraphs:
+                    for p in cleaned["paragraphs"]:
+                        text = paragraph_text(p)
+                        if len(text) >= config.min_dedup_paragraph_chars:
+                            place = (*instance, p["paragraph_index"])
+                            yield beam.pvalue.TaggedOutput("para", (text_hash(text), place))
+
+
+def read_work(path: str):
+    """Phase 1's (stub, cleaned, drops) triples, in shard order."""
+    with beam_io.FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        while True:
+            try:
+                yield pickle.load(f)
+            except EOFError:
                 return
-            cleaned = {**cleaned, "paragraphs": kept}
-        yield cleaned
 
 
-def keyed_document(cleaned: dict):
-    return cleaned["doc_id"], cleaned["doc_id"], cleaned
+def id_loser(marker) -> tuple[str, bool]:
+    """A duplicate-id marker -> (source, True), for a side-input lookup."""
+    return marker[1][1], True
 
 
-def keyed_drop(record: dict):
-    where = (
-        record["doc_id"],
-        record["kind"],
-        record["paragraph_index"],
-        record["sentence_index"],
-        record["reason"],
-    )
-    return record["doc_id"], where, record
+def duplicate_documents(element, id_losers):
+    """(hash, [(doc_id, source, index)...]) -> a marker for all but the smallest (doc_id, source).
+
+    Instances already rejected as duplicate ids take no part: the text must
+    survive in a document that is kept.
+    """
+    _, instances = element
+    ordered = [i for i in sorted(instances) if i[1] not in id_losers]
+    winner = ordered[0][0] if ordered else ""
+    for _, source, index in ordered[1:]:
+        yield index, ("duplicate_document", source, -1, f"same text as {winner}")
 
 
-def by_doc_id(cleaned: dict):
-    return cleaned["doc_id"], cleaned
+def duplicate_paragraphs(element, id_losers):
+    """(hash, [(doc_id, source, index, paragraph)...]) -> a marker for all but the first place."""
+    _, places = element
+    ordered = [p for p in sorted(places) if p[1] not in id_losers]
+    winner = f"{ordered[0][0]}#{ordered[0][3]}" if ordered else ""
+    for _, source, index, paragraph_index in ordered[1:]:
+        yield index, ("duplicate_paragraph", source, paragraph_index, f"same text as {winner}")
 
 
-class TextShardWriter:
-    """Writes one shard's BERT-layout text file and its sentence Parquet table."""
+def reject_document(stub: dict, reason: str, detail: str, config: CleanConfig) -> dict:
+    Metrics.counter(NAME, "rejected_documents").inc()
+    Metrics.counter(NAME, f"rejected_documents_{reason}").inc()
+    return _drop("document", stub["doc_id"], reason, stub["snippet"], config, detail=detail)
 
-    def __init__(self, output_dir: str, blank_line_between: str) -> None:
-        self._output_dir, self._blank_line_between = output_dir, blank_line_between
 
-    def __call__(self, folder: str, index: int, num_shards: int, docs: list[dict]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+def apply_markers(stub: dict, cleaned: dict | None, drops: list[dict], markers, config: CleanConfig):
+    """Apply the dedup decisions to one cleaned document.
 
-        text_path = beam_io.shard_path(
-            beam_io.join(self._output_dir, "text"), "part", index, num_shards, ".txt"
+    Returns (the document to write, or None when rejected; drop/reject records).
+    """
+    doc_markers, paragraph_markers = markers
+    source = stub["source"]
+    if source in doc_markers:
+        reason, detail = doc_markers[source]
+        return None, [reject_document(stub, reason, detail, config)]
+    for record in drops:
+        Metrics.counter(NAME, f"{record['kind']}s_dropped_{record['reason']}").inc()
+    if not cleaned["paragraphs"]:
+        return None, drops + [reject_document(stub, "no_text_after_cleaning", "", config)]
+    duplicates = paragraph_markers.get(source, {})
+    if duplicates:
+        kept = []
+        for p in cleaned["paragraphs"]:
+            detail = duplicates.get(p["paragraph_index"])
+            if detail is None:
+                kept.append(p)
+                continue
+            Metrics.counter(NAME, "paragraphs_dropped_duplicate_paragraph").inc()
+            drops.append(
+                _drop(
+                    "paragraph",
+                    stub["doc_id"],
+                    "duplicate_paragraph",
+                    paragraph_text(p),
+                    config,
+                    paragraph_index=p["paragraph_index"],
+                    detail=detail,
+                )
+            )
+        if not kept:
+            return None, drops + [reject_document(stub, "all_paragraphs_duplicate", "", config)]
+        cleaned = {**cleaned, "paragraphs": kept}
+    return cleaned, drops
+
+
+def index_markers(markers) -> tuple[dict, dict]:
+    """Markers of one shard -> ({source: (reason, detail)}, {source: {paragraph: detail}})."""
+    doc_markers: dict = {}
+    paragraph_markers: dict = {}
+    # Sorted so that, when an instance is both a duplicate id and a duplicate
+    # document, the reason recorded is the same on every run.
+    for reason, source, paragraph_index, detail in sorted(markers):
+        if paragraph_index >= 0:
+            paragraph_markers.setdefault(source, {})[paragraph_index] = detail
+        else:
+            doc_markers.setdefault(source, (reason, detail))
+    return doc_markers, paragraph_markers
+
+
+class WriteCleanShard(beam.DoFn):
+    """Phase 2: (index, {markers}) + the saved shard -> text, sentence table and rejects."""
+
+    def __init__(self, config: CleanConfig, output_dir: str, num_shards: int) -> None:
+        self._config, self._output_dir, self._num_shards = config, output_dir, num_shards
+
+    def _path(self, folder: str, index: int, ext: str) -> str:
+        return beam_io.shard_path(
+            beam_io.join(self._output_dir, folder), "part", index, self._num_shards, ext
         )
-        rows = []
-        with beam_io.FileSystems.create(text_path) as f:
-            for cleaned in docs:
-                f.write(format_document(cleaned, self._blank_line_between).encode("utf-8"))
-                rows.extend(sentence_rows(cleaned))
-        Metrics.counter(NAME, "documents_written").inc(len(docs))
-        Metrics.counter(NAME, "paragraphs_written").inc(sum(len(d["paragraphs"]) for d in docs))
-        Metrics.counter(NAME, "sentences_written").inc(len(rows))
-        Metrics.counter(NAME, "chars_written").inc(sum(len(r["text"]) for r in rows))
-        table_path = beam_io.shard_path(
-            beam_io.join(self._output_dir, "sentences"), "part", index, num_shards, ".parquet"
-        )
-        with beam_io.FileSystems.create(table_path) as f:
-            pq.write_table(pa.Table.from_pylist(rows, schema=sentence_schema()), f, compression="zstd")
+
+    def process(self, element):
+        index, grouped = element
+        config = self._config
+        markers = index_markers(grouped["markers"])
+        progress = beam_io.Progress(NAME, "documents")
+        sentences = beam_io.ParquetShardWriter(self._path("sentences", index, ".parquet"), sentence_schema())
+        rejects = []
+        with beam_io.FileSystems.create(self._path("text", index, ".txt")) as text:
+            for stub, cleaned, drops in read_work(work_path(self._output_dir, index, self._num_shards)):
+                Metrics.counter(NAME, "documents_in").inc()
+                Metrics.counter(NAME, "paragraphs_in").inc(stub["paragraph_count"])
+                cleaned, drops = apply_markers(stub, cleaned, drops, markers, config)
+                rejects.extend(drops)
+                progress.tick()
+                if cleaned is None:
+                    continue
+                text.write(format_document(cleaned, config.blank_line_between).encode("utf-8"))
+                rows = sentence_rows(cleaned)
+                sentences.add(rows)
+                Metrics.counter(NAME, "documents_written").inc()
+                Metrics.counter(NAME, "paragraphs_written").inc(len(cleaned["paragraphs"]))
+                Metrics.counter(NAME, "sentences_written").inc(len(rows))
+                Metrics.counter(NAME, "chars_written").inc(sum(len(r["text"]) for r in rows))
+        sentences.close()
+        with beam_io.FileSystems.create(self._path("rejects", index, ".jsonl")) as f:
+            beam_io.write_jsonl(f, rejects)
+        yield index
 
 
 class CleanDocuments(beam.PTransform):
-    """Ingest paragraph shards -> BERT text shards, sentence tables and rejects."""
+    """Ingest paragraph shards -> BERT text shards, sentence tables and rejects (one per ingest shard)."""
 
-    def __init__(self, paragraphs_glob: str, config: CleanConfig, output_dir: str) -> None:
+    def __init__(self, paragraphs_glob: str, num_shards: int, config: CleanConfig, output_dir: str) -> None:
         super().__init__()
-        self._glob, self._config, self._output_dir = paragraphs_glob, config, output_dir
+        self._glob, self._num_shards = paragraphs_glob, num_shards
+        self._config, self._output_dir = config, output_dir
 
     def expand(self, pipeline):
-        config = self._config
-        cleaned = (
+        config, n = self._config, self._num_shards
+        shards = (
             pipeline
             | "Match" >> fileio.MatchFiles(self._glob)
-            | "Read" >> fileio.ReadMatches()
-            | "ReadDocuments" >> beam.FlatMap(read_documents)
-            | "Progress" >> beam.ParDo(beam_io.ReportProgress(NAME, "documents"))
-            | "Clean" >> beam.ParDo(CleanDocument(config)).with_outputs("rejects", main="docs")
+            | "ShardIndex" >> beam.Map(ingest_shard)
+            # One element per shard: spread them over the workers.
+            | "Spread" >> beam.Reshuffle()
         )
-        docs = cleaned.docs
-        empty = pipeline | "NoMarkers" >> beam.Create([])
-        dup_of = empty
-        if config.dedup_documents:
-            dup_of = (
-                docs
-                | "DocumentHash" >> beam.Map(document_key)
-                | "GroupDocuments" >> beam.GroupByKey()
-                | "DuplicateDocuments" >> beam.FlatMap(duplicate_documents)
-            )
-        dup_paragraphs = pipeline | "NoParagraphMarkers" >> beam.Create([])
-        if config.dedup_paragraphs:
-            dup_paragraphs = (
-                docs
-                | "ParagraphHashes" >> beam.FlatMap(paragraph_keys, config.min_dedup_paragraph_chars)
-                | "GroupParagraphs" >> beam.GroupByKey()
-                | "DuplicateParagraphs" >> beam.FlatMap(duplicate_paragraphs)
-            )
-        deduped = (
-            {
-                "doc": docs | "KeyDocs" >> beam.Map(by_doc_id),
-                "dup_of": dup_of,
-                "dup_paragraphs": dup_paragraphs,
-            }
-            | "JoinMarkers" >> beam.CoGroupByKey()
-            | "Dedup" >> beam.ParDo(ApplyDedup(config)).with_outputs("rejects", main="docs")
+        keys = shards | "CleanAndKey" >> beam.ParDo(CleanAndKey(config, self._output_dir, n)).with_outputs(
+            "id", "doc", "para"
         )
-        _ = (
-            deduped.docs
-            | "KeyForShards" >> beam.Map(keyed_document)
-            | "WriteText"
-            >> beam_io.WriteSortedShards(
-                self._output_dir,
-                config.num_shards,
-                TextShardWriter(self._output_dir, config.blank_line_between),
-            )
+        id_markers = keys.id | "GroupIds" >> beam.GroupByKey() | "DuplicateIds" >> beam.FlatMap(duplicate_ids)
+        id_losers = beam.pvalue.AsDict(id_markers | "IdLosers" >> beam.Map(id_loser))
+        document_markers = (
+            keys.doc
+            | "GroupDocuments" >> beam.GroupByKey()
+            | "DuplicateDocuments" >> beam.FlatMap(duplicate_documents, id_losers)
         )
+        paragraph_markers = (
+            keys.para
+            | "GroupParagraphs" >> beam.GroupByKey()
+            | "DuplicateParagraphs" >> beam.FlatMap(duplicate_paragraphs, id_losers)
+        )
+        markers = (id_markers, document_markers, paragraph_markers) | "AllMarkers" >> beam.Flatten()
+        # Phase 2 reads phase 1's saved shards, so it must wait for phase 1 to
+        # finish: the markers can only be complete after it anyway.
         return (
-            (cleaned.rejects, deduped.rejects)
-            | "AllRejects" >> beam.Flatten()
-            | "KeyRejects" >> beam.Map(keyed_drop)
-            | "WriteRejects"
-            >> beam_io.WriteSortedShards(
-                beam_io.join(self._output_dir, "rejects"), config.num_shards, beam_io.write_jsonl_shard
-            )
+            {"markers": markers}
+            | "JoinMarkers" >> beam_io.JoinByShard(n)
+            | "WriteShards" >> beam.ParDo(WriteCleanShard(config, self._output_dir, n))
         )
 
 
 def build(p: beam.Pipeline, ctx: StageContext) -> None:
     glob = beam_io.join(ctx.upstream_dirs[ingest.NAME], ingest.PARAGRAPHS, "part-*.parquet")
-    _ = p | "Clean" >> CleanDocuments(glob, ctx.config.clean, ctx.output_dir)
+    num_shards = ctx.config.ingest.num_shards
+    _ = p | "Clean" >> CleanDocuments(glob, num_shards, ctx.config.clean, ctx.output_dir)
 
 
 STAGE = Stage(

@@ -59,10 +59,18 @@ class IngestConfig:
         "Encodings tried in order when a file has no BOM or XML declaration (cp949 is a superset of EUC-KR).",
     )
     num_shards: int = _field(
-        8, "Output Parquet shards; use about (input MB / 100) for large corpora.", minimum=1
+        8,
+        "Output shards (ingest and clean write one file per shard; each input file goes to one "
+        "shard). Use at least 2x the number of workers, and about input MB / 200 for large corpora.",
+        minimum=1,
     )
     max_file_mb: int = _field(
-        256, "Larger single files are rejected (reason file_too_large) to bound memory.", minimum=1
+        256,
+        "XML and text files are read whole: larger ones are rejected (file_too_large) to bound memory.",
+        minimum=1,
+    )
+    split_mb: int = _field(
+        4, "Uncompressed JSONL files are read in byte ranges of this size, in parallel.", minimum=1
     )
 
 
@@ -102,7 +110,6 @@ class CleanConfig:
         "paragraphs",
         "Google BERT layout: a blank line after every paragraph (KorPatBERT) or only between documents.",
     )
-    num_shards: int = _field(8, "Text and sentence-table shards.", minimum=1)
     snippet_chars: int = _field(160, "Characters of text kept in reject records.", minimum=0)
 
 

@@ -3,8 +3,10 @@
 In:  the input globs of pipeline.yaml (KIPO XML, JSONL, Parquet, 【section】 text;
      `.gz` allowed).
 Out: `<output_root>/ingest/paragraphs/part-NNNNN-of-NNNNN.parquet` with columns
-     doc_id, source, cpc_section, paragraph_index, section, text; sharded by
-     doc_id and sorted, so a document's paragraphs sit together in one shard.
+     doc_id, source, cpc_section, paragraph_index, section, text. Each input
+     file goes to one shard (a stable hash of its path); a publication's
+     paragraphs are adjacent rows. `source` (path, or path:line / path:row)
+     identifies one publication instance even when two share a doc_id.
      `rejects/part-*.jsonl` holds every input unit (file, JSONL line, Parquet
      row) that did not become a publication, with its reason.
 
@@ -15,7 +17,6 @@ Accounting: input units = publications written + rejected (manifest counters
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import posixpath
 import zlib
@@ -100,21 +101,22 @@ def open_stream(path: str):
     return gzip.GzipFile(fileobj=raw, mode="rb") if path.endswith(".gz") else raw
 
 
-def parse_file(path: str, size: int, input_format: str, config: IngestConfig):
-    """Yield Publication or (source, InputRejected) for one matched file.
+def parse_file(path: str, size: int, input_format: str, config: IngestConfig, start: int = 0, end=None):
+    """Yield Publication or (source, InputRejected) for one file (or one byte range of a JSONL file).
 
     Every file yields at least one item, so nothing leaves the accounting: a
     file with no publication at all (an empty JSONL, a zero-byte `.gz`) is
     rejected as `empty_file`.
     """
     max_bytes = config.max_file_mb * 1024 * 1024
-    if size > max_bytes:
+    whole_file_read = input_format in ("kipo_xml", "text")
+    if whole_file_read and size > max_bytes:
         yield path, InputRejected("file_too_large", f"{size} bytes > max_file_mb={config.max_file_mb}")
         return
     stem = file_stem(path)
     produced = 0
     try:
-        if input_format in ("kipo_xml", "text"):
+        if whole_file_read:
             with open_raw(path) as f:
                 data = readers.maybe_gunzip(f.read(), max_size=max_bytes)
             if input_format == "kipo_xml":
@@ -127,7 +129,7 @@ def parse_file(path: str, size: int, input_format: str, config: IngestConfig):
         elif input_format in ("jsonl", "parquet"):
             with open_stream(path) as f:
                 if input_format == "jsonl":
-                    items = readers.iter_jsonl(f, path, tuple(config.encodings))
+                    items = readers.iter_jsonl_range(f, path, start, end, tuple(config.encodings))
                 else:
                     items = readers.iter_parquet(f, path)
                 for item in items:
@@ -144,7 +146,7 @@ def parse_file(path: str, size: int, input_format: str, config: IngestConfig):
         produced += 1
         reason = "corrupt_archive" if path.endswith(".gz") else "unreadable_file"
         yield path, InputRejected(reason, f"{type(e).__name__}: {e}")
-    if not produced:
+    if not produced and start == 0 and end is None:
         yield path, InputRejected("empty_file", "no publication in the file")
 
 
@@ -155,114 +157,92 @@ def _parse_or_reject(parse, payload, path: str, stem: str):
         return path, rejected
 
 
-class ParseFiles(beam.DoFn):
-    """File metadata -> Publication (main output) and reject records ('rejects')."""
+def file_entries(metadata, input_format: str, num_shards: int, split_bytes: int):
+    """Matched file -> (shard index, (path, size, format, start, end)) work items.
 
-    def __init__(self, input_format: str, config: IngestConfig) -> None:
-        self._format, self._config = input_format, config
-        self._units = Metrics.counter(NAME, "input_units")
-        self._files = Metrics.counter(NAME, f"files_{input_format}")
-        self._publications = Metrics.counter(NAME, f"publications_{input_format}")
-
-    def process(self, metadata):
-        self._files.inc()
-        for item in parse_file(metadata.path, metadata.size_in_bytes, self._format, self._config):
-            self._units.inc()
-            if isinstance(item, Publication):
-                self._publications.inc()
-                yield item
-            else:
-                source, rejected = item
-                Metrics.counter(NAME, "rejected").inc()
-                Metrics.counter(NAME, f"rejected_{rejected.reason}").inc()
-                yield beam.pvalue.TaggedOutput(REJECTS, reject_record(rejected, source))
+    An uncompressed JSONL file larger than `split_bytes` becomes several byte
+    ranges, so one big file does not end up as one worker's job. Every other
+    file is one item. The shard is a stable hash of path and range.
+    """
+    path, size = metadata.path, metadata.size_in_bytes
+    if input_format == "jsonl" and not path.endswith(".gz") and size > split_bytes:
+        bounds = list(range(0, size, split_bytes)) + [size]
+        ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
+    else:
+        ranges = [(0, None)]
+    for start, end in ranges:
+        yield beam_io.stable_shard(f"{path}@{start}", num_shards), (path, size, input_format, start, end)
 
 
-def keyed_publication(pub: Publication):
-    # Shard by id so duplicates of one id meet in one shard; sort by (id,
-    # source) so the same copy wins on every run.
-    return pub.doc_id, (pub.doc_id, pub.source), dataclasses.asdict(pub)
+class WriteIngestShard(beam.DoFn):
+    """(index, {files}) -> `paragraphs/part-i.parquet` and `rejects/part-i.jsonl`.
 
+    Files are parsed in path order and publications keep their order within a
+    file, so a shard's content does not depend on the runner or worker count.
+    """
 
-def keyed_reject(record: dict):
-    return record["source"], (record["source"], record["doc_id"], record["reason"]), record
+    def __init__(self, config: IngestConfig, output_dir: str) -> None:
+        self._config, self._output_dir = config, output_dir
 
-
-def write_paragraph_shard(folder: str, index: int, num_shards: int, publications: list[dict]):
-    """Write one Parquet shard; return reject records for repeated doc ids."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    rows, rejects, seen = [], [], {}
-    for pub_dict in publications:
-        pub = _publication_from_dict(pub_dict)
-        if pub.doc_id in seen:
-            Metrics.counter(NAME, "rejected").inc()
-            Metrics.counter(NAME, "rejected_duplicate_doc_id").inc()
-            rejected = InputRejected("duplicate_doc_id", f"same id as {seen[pub.doc_id]}")
-            rejects.append(reject_record(rejected, pub.source, pub.doc_id))
-            continue
-        seen[pub.doc_id] = pub.source
-        rows.extend(publication_rows(pub))
-    Metrics.counter(NAME, "publications_written").inc(len(seen))
-    Metrics.counter(NAME, "paragraphs_written").inc(len(rows))
-    path = beam_io.shard_path(folder, "part", index, num_shards, ".parquet")
-    with beam_io.FileSystems.create(path) as f:
-        pq.write_table(pa.Table.from_pylist(rows, schema=paragraph_schema()), f, compression="zstd")
-    return rejects
-
-
-def _publication_from_dict(d: dict) -> Publication:
-    from pipeline.records import Paragraph
-
-    paragraphs = tuple(Paragraph(**p) for p in d["paragraphs"])
-    return Publication(d["doc_id"], d["source"], paragraphs, d["cpc_section"])
+    def process(self, element):
+        index, grouped = element
+        n = self._config.num_shards
+        files = sorted(grouped["files"], key=lambda f: (f[0], f[3]))
+        writer = beam_io.ParquetShardWriter(
+            beam_io.shard_path(beam_io.join(self._output_dir, PARAGRAPHS), "part", index, n, ".parquet"),
+            paragraph_schema(),
+        )
+        progress = beam_io.Progress(NAME, "files")
+        rejects = []
+        for path, size, input_format, start, end in files:
+            if start == 0:
+                Metrics.counter(NAME, f"files_{input_format}").inc()
+            for item in parse_file(path, size, input_format, self._config, start, end):
+                Metrics.counter(NAME, "input_units").inc()
+                if isinstance(item, Publication):
+                    rows = publication_rows(item)
+                    writer.add(rows)
+                    Metrics.counter(NAME, f"publications_{input_format}").inc()
+                    Metrics.counter(NAME, "publications_written").inc()
+                    Metrics.counter(NAME, "paragraphs_written").inc(len(rows))
+                else:
+                    source, rejected = item
+                    Metrics.counter(NAME, "rejected").inc()
+                    Metrics.counter(NAME, f"rejected_{rejected.reason}").inc()
+                    rejects.append(reject_record(rejected, source))
+            progress.tick()
+        writer.close()
+        reject_path = beam_io.shard_path(beam_io.join(self._output_dir, REJECTS), "part", index, n, ".jsonl")
+        with FileSystems.create(reject_path) as f:
+            beam_io.write_jsonl(f, rejects)
+        yield index
 
 
 class IngestPublications(beam.PTransform):
-    """Input globs -> paragraph Parquet shards and reject JSONL under `output_dir`."""
+    """Input globs -> paragraph Parquet shards and reject JSONL under `output_dir`.
+
+    Only file paths are shuffled (to spread files over shards); each shard
+    task reads its files and writes its Parquet file directly. Duplicate doc
+    ids across files are resolved by `clean`, which sees all documents.
+    """
 
     def __init__(self, inputs, config: IngestConfig, output_dir: str) -> None:
         super().__init__()
         self._inputs, self._config, self._output_dir = inputs, config, output_dir
 
     def expand(self, pipeline):
-        publications, rejects = [], []
-        for i, (pattern, input_format) in enumerate(self._inputs):
-            parsed = (
-                pipeline
-                | f"Match{i}" >> fileio.MatchFiles(pattern)
-                # Spread files over workers before the expensive parse.
-                | f"Reshuffle{i}" >> beam.Reshuffle()
-                | f"Parse{i}"
-                >> beam.ParDo(ParseFiles(input_format, self._config)).with_outputs(
-                    REJECTS, main="publications"
-                )
-            )
-            publications.append(parsed.publications)
-            rejects.append(parsed[REJECTS])
-        duplicate_ids = (
-            publications
-            | "AllPublications" >> beam.Flatten()
-            | "Progress" >> beam.ParDo(beam_io.ReportProgress(NAME, "publications"))
-            | "KeyPublications" >> beam.Map(keyed_publication)
-            | "WriteParagraphs"
-            >> beam_io.WriteSortedShards(
-                beam_io.join(self._output_dir, PARAGRAPHS),
-                self._config.num_shards,
-                write_paragraph_shard,
-            )
-        )
+        n = self._config.num_shards
+        split_bytes = self._config.split_mb * 1024 * 1024
+        files = [
+            pipeline
+            | f"Match{i}" >> fileio.MatchFiles(pattern)
+            | f"Shard{i}" >> beam.FlatMap(file_entries, input_format, n, split_bytes)
+            for i, (pattern, input_format) in enumerate(self._inputs)
+        ]
         return (
-            rejects + [duplicate_ids]
-            | "AllRejects" >> beam.Flatten()
-            | "KeyRejects" >> beam.Map(keyed_reject)
-            | "WriteRejects"
-            >> beam_io.WriteSortedShards(
-                beam_io.join(self._output_dir, REJECTS),
-                self._config.num_shards,
-                beam_io.write_jsonl_shard,
-            )
+            {"files": files | "AllFiles" >> beam.Flatten()}
+            | "JoinFiles" >> beam_io.JoinByShard(n)
+            | "WriteShards" >> beam.ParDo(WriteIngestShard(self._config, self._output_dir))
         )
 
 

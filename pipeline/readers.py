@@ -953,6 +953,43 @@ def parse_record(record: Mapping, source: str) -> Publication:
     )
 
 
+def parse_jsonl_line(
+    line: bytes | str, src: str, encodings: Sequence[str] = ("utf-8",), first: bool = False
+) -> Publication | InputRejected | None:
+    """One JSONL line -> Publication, InputRejected, or None for a blank line.
+
+    `src` names the line in rejects and in Publication.source; `first` marks
+    the file's first line, where a UTF-8 BOM is allowed.
+    """
+    if isinstance(line, (bytes, bytearray)):
+        raw = bytes(line)
+        if first and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        if not raw.strip():
+            return None
+        text = None
+        for enc in encodings:
+            try:
+                text = raw.decode(enc)
+                break
+            except (UnicodeDecodeError, LookupError):
+                continue
+        if text is None:
+            return InputRejected("undecodable", _detail(src, f"line is not valid {'/'.join(encodings)}"))
+    else:
+        text = line.lstrip("\ufeff") if first else line
+        if not text.strip():
+            return None
+    try:
+        obj = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        return InputRejected("malformed_json", _detail(src, str(exc)))
+    try:
+        return parse_record(obj, src)
+    except InputRejected as exc:
+        return exc
+
+
 def iter_jsonl(
     lines: Iterable[bytes | str], source: str, encodings: Sequence[str] = ("utf-8",)
 ) -> Iterator[Publication | InputRejected]:
@@ -966,36 +1003,36 @@ def iter_jsonl(
     'bad_record' (valid JSON that is not an object), or parse_record's reasons.
     """
     for lineno, line in enumerate(lines, start=1):
-        src = f"{source}:{lineno}"
-        if isinstance(line, (bytes, bytearray)):
-            raw = bytes(line)
-            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8) :]
-            if not raw.strip():
-                continue
-            text = None
-            for enc in encodings:
-                try:
-                    text = raw.decode(enc)
-                    break
-                except (UnicodeDecodeError, LookupError):
-                    continue
-            if text is None:
-                yield InputRejected("undecodable", _detail(src, f"line is not valid {'/'.join(encodings)}"))
-                continue
-        else:
-            text = line.lstrip("\ufeff") if lineno == 1 else line
-            if not text.strip():
-                continue
-        try:
-            obj = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            yield InputRejected("malformed_json", _detail(src, str(exc)))
-            continue
-        try:
-            yield parse_record(obj, src)
-        except InputRejected as exc:
-            yield exc
+        item = parse_jsonl_line(line, f"{source}:{lineno}", encodings, first=lineno == 1)
+        if item is not None:
+            yield item
+
+
+def iter_jsonl_range(
+    stream: BinaryIO, source: str, start: int, end: int | None, encodings: Sequence[str] = ("utf-8",)
+) -> Iterator[Publication | InputRejected]:
+    """The JSONL lines that START in the byte range [start, end) of a seekable stream.
+
+    Lets one big file be read by many workers: adjacent ranges together read
+    every line exactly once (a line belongs to the range its first byte is
+    in). Sources are 'path@OFFSET', the line's byte offset, so a reject points
+    straight at its line (`tail -c +$((OFFSET+1)) FILE | head -1`).
+    """
+    offset = start
+    if start > 0:
+        # Step back one byte: if it is a newline, `start` begins a line of ours.
+        stream.seek(start - 1)
+        offset = start - 1 + len(stream.readline())
+    else:
+        stream.seek(0)
+    while end is None or offset < end:
+        line = stream.readline()
+        if not line:
+            break
+        item = parse_jsonl_line(line, f"{source}@{offset}", encodings, first=offset == 0)
+        offset += len(line)
+        if item is not None:
+            yield item
 
 
 def iter_parquet(file_obj: BinaryIO, source: str) -> Iterator[Publication | InputRejected]:

@@ -224,6 +224,7 @@ def run_stage(
     stage.build(p, context)
     result = p.run()
     result.wait_until_finish()
+    beam_io.delete_tree(FileSystems.join(out_dir, beam_io.TMP_DIR))
     finished = time.time()
     counters = {name: 0 for name in stage.accounting}
     counters.update(_counters(result, stage.name))

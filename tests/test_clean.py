@@ -6,6 +6,7 @@ from pipeline.clean import (
     clean_document,
     document_hash,
     duplicate_documents,
+    duplicate_ids,
     duplicate_paragraphs,
     format_document,
     hangul_ratio,
@@ -118,9 +119,26 @@ def test_format_document_bert_layout():
     assert format_document(cleaned, "documents") == "가 문장이다.\n나 문장이다.\n다 문장이다.\n\n"
 
 
-def test_dedup_keeps_smallest_id():
-    assert list(duplicate_documents(("h", ["KR3", "KR1", "KR2"]))) == [("KR2", "KR1"), ("KR3", "KR1")]
-    assert list(duplicate_paragraphs(("h", [("KR2", 4), ("KR1", 7)]))) == [("KR2", (4, "KR1#7"))]
+def test_dedup_markers_keep_the_smallest_instance():
+    # Instances are (doc_id, source, shard); markers go to the losers' shards.
+    instances = [("KR3", "c.xml", 1), ("KR1", "a.xml", 0), ("KR2", "b.xml", 2)]
+    assert list(duplicate_documents(("h", instances), {})) == [
+        (2, ("duplicate_document", "b.xml", -1, "same text as KR1")),
+        (1, ("duplicate_document", "c.xml", -1, "same text as KR1")),
+    ]
+    places = [("KR2", "b.xml", 2, 4), ("KR1", "a.xml", 0, 7)]
+    assert list(duplicate_paragraphs(("h", places), {})) == [
+        (2, ("duplicate_paragraph", "b.xml", 4, "same text as KR1#7")),
+    ]
+    # An instance rejected as a duplicate id never wins: the next one does.
+    assert list(duplicate_paragraphs(("h", places), {"a.xml": True})) == []
+    assert list(duplicate_documents(("h", instances), {"a.xml": True})) == [
+        (1, ("duplicate_document", "c.xml", -1, "same text as KR2")),
+    ]
+    # Two instances of one id: the smaller source wins, whatever the order.
+    assert list(duplicate_ids(("KR1", [("z.jsonl:3", 1), ("a.xml", 0)]))) == [
+        (1, ("duplicate_doc_id", "z.jsonl:3", -1, "same id as a.xml")),
+    ]
 
 
 def test_document_hash_ignores_ids_but_not_text():

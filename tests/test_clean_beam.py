@@ -13,11 +13,11 @@ from pipeline.config import CleanConfig
 BACKGROUND = "종래의 세제는 세정력이 낮고 거품이 많이 발생하여 헹굼에 많은 물이 필요하다는 문제가 있었다."
 
 
-def _rows(doc_id, cpc, paragraphs):
+def _rows(doc_id, cpc, paragraphs, source=None):
     return [
         {
             "doc_id": doc_id,
-            "source": f"{doc_id}.xml",
+            "source": source or f"{doc_id}.xml",
             "cpc_section": cpc,
             "paragraph_index": i,
             "section": section,
@@ -65,18 +65,27 @@ def test_clean_documents_end_to_end(tmp_path):
         )
         # KR4 has nothing Korean left after filtering.
         + _rows("KR4", None, [("abstract", "The detergent comprises a surfactant.")])
+        # A second instance of id KR3 (another file) with other text: a duplicate id.
+        + _rows(
+            "KR3",
+            "C",
+            [("abstract", "본 발명은 전혀 다른 세제 조성물에 관한 것이다.")],
+            source="other.jsonl:7",
+        )
         # KR5 consists only of KR1's background paragraph.
         + _rows("KR5", "C", [("background_art", BACKGROUND)])
     )
     src = tmp_path / "ingest"
     src.mkdir()
-    pq.write_table(
-        pa.Table.from_pylist(rows, schema=ingest.paragraph_schema()), str(src / "part-00000-of-00001.parquet")
-    )
+    # Two ingest shards, as ingest writes them: KR5 and the second KR3 in shard 1.
+    first = [r for r in rows if r["doc_id"] != "KR5" and r["source"] != "other.jsonl:7"]
+    second = [r for r in rows if r not in first]
+    for i, part in enumerate((first, second)):
+        table = pa.Table.from_pylist(part, schema=ingest.paragraph_schema())
+        pq.write_table(table, str(src / f"part-0000{i}-of-00002.parquet"))
     out = tmp_path / "clean"
-    config = CleanConfig(num_shards=2)
     with TestPipeline() as p:
-        _ = p | CleanDocuments(str(src / "*.parquet"), config, str(out))
+        _ = p | CleanDocuments(str(src / "*.parquet"), 2, CleanConfig(), str(out))
 
     text = "".join(
         (out / "text" / f"part-0000{i}-of-00002.txt").read_text(encoding="utf-8") for i in range(2)
@@ -109,11 +118,12 @@ def test_clean_documents_end_to_end(tmp_path):
     assert ("document", "all_paragraphs_duplicate") in by_doc["KR5"]
     assert ("paragraph", "duplicate_paragraph") in by_doc["KR3"]
     assert ("sentence", "too_short") in by_doc["KR1"]  # the 6-character title
+    assert ("document", "duplicate_doc_id") in by_doc["KR3"]  # other.jsonl:7 > KR3.xml
 
-    # Accounting: 5 documents in = 2 written + 3 rejected.
+    # Accounting: 6 document instances in = 2 written + 4 rejected.
     written = {r["doc_id"] for r in _sentences(out)}
-    rejected = {r["doc_id"] for r in rejects if r["kind"] == "document"}
-    assert written == {"KR1", "KR3"} and rejected == {"KR2", "KR4", "KR5"}
+    rejected = sorted(r["doc_id"] for r in rejects if r["kind"] == "document")
+    assert written == {"KR1", "KR3"} and rejected == ["KR2", "KR3", "KR4", "KR5"]
 
 
 def _sentences(out):
@@ -130,7 +140,7 @@ def test_sentence_table_matches_text(tmp_path):
     )
     out = tmp_path / "clean"
     with TestPipeline() as p:
-        _ = p | CleanDocuments(str(src / "*.parquet"), CleanConfig(num_shards=1), str(out))
+        _ = p | CleanDocuments(str(src / "*.parquet"), 1, CleanConfig(), str(out))
     assert _sentences(out) == [
         {
             "doc_id": "KR9",

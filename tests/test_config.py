@@ -64,8 +64,8 @@ def test_overrides_apply_and_are_validated(tmp_path, tiny_inputs):
     config = load_config(path, ("clean.min_sentence_chars=3", "clean.dedup_documents=false"))
     assert config.clean.min_sentence_chars == 3
     assert config.clean.dedup_documents is False
-    with pytest.raises(ConfigError, match="clean.num_shards: expected an integer"):
-        load_config(path, ("clean.num_shards=many",))
+    with pytest.raises(ConfigError, match="ingest.num_shards: expected an integer"):
+        load_config(path, ("ingest.num_shards=many",))
 
 
 def test_defaults_match_dataclass(tmp_path, tiny_inputs):
@@ -86,6 +86,6 @@ def test_cli_config_error_exits_2_and_writes_nothing(tmp_path, tiny_inputs, caps
 
 def test_cli_config_prints_resolved_yaml(tmp_path, tiny_inputs, capsys):
     path = write_config(tmp_path, tiny_inputs)
-    assert main(["config", "--config", path, "--set", "clean.num_shards=3"]) == 0
+    assert main(["config", "--config", path, "--set", "ingest.num_shards=3"]) == 0
     out = capsys.readouterr().out
     assert "num_shards: 3" in out and "unicode_form: NFC" in out
