@@ -161,15 +161,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"corpus: {len(paras)} paragraphs ({len(base)} distinct) from {origin}, {n_sent} sentences")
         print(f"splitter {label}: {mb / cpu:.1f} MB/s per core ({mb:.1f} MB, {cpu:.2f} s CPU)")
 
-    if GOLD_PATH.exists():
-        r = evaluate_boundaries(load_gold(GOLD_PATH))
+    for gold in (GOLD_PATH, GOLD_PATH.with_name("sentence_gold_holdout.txt")):
+        r = evaluate_boundaries(load_gold(gold))
         print(
-            f"gold {GOLD_PATH.name}: precision {r['precision']:.4f} recall {r['recall']:.4f} "
+            f"gold {gold.name}: precision {r['precision']:.4f} recall {r['recall']:.4f} "
             f"F1 {r['f1']:.4f} (tp {r['tp']}, fp {r['fp']}, fn {r['fn']}, "
             f"gold boundaries {r['gold_boundaries']}, cases {r['cases']})"
         )
-    else:
-        print(f"gold {GOLD_PATH}: missing, no precision/recall")
     return 0
 
 

@@ -5,7 +5,8 @@ In:  the input globs of pipeline.yaml (KIPO XML, JSONL, Parquet, 【section】 t
 Out: `<output_root>/ingest/paragraphs/part-NNNNN-of-NNNNN.parquet` with columns
      doc_id, source, cpc_section, paragraph_index, section, text. Each input
      file goes to one shard (a stable hash of its path); a publication's
-     paragraphs are adjacent rows. `source` (path, or path:line / path:row)
+     paragraphs are adjacent rows. `source` (path, path@byte for a JSONL line,
+     path:row for Parquet)
      identifies one publication instance even when two share a doc_id.
      `rejects/part-*.jsonl` holds every input unit (file, JSONL line, Parquet
      row) that did not become a publication, with its reason.
@@ -18,7 +19,6 @@ Accounting: input units = publications written + rejected (manifest counters
 from __future__ import annotations
 
 import gzip
-import posixpath
 import zlib
 
 import apache_beam as beam
@@ -50,15 +50,6 @@ def paragraph_schema():
             ("text", pa.string()),
         ]
     )
-
-
-def file_stem(path: str) -> str:
-    """`.../KR1020240010001.xml.gz` -> `KR1020240010001`."""
-    name = posixpath.basename(path.replace("\\", "/"))
-    for ext in (".gz", ".xml", ".txt", ".jsonl", ".json", ".parquet"):
-        if name.lower().endswith(ext):
-            name = name[: -len(ext)]
-    return name
 
 
 def reject_record(rejected: InputRejected, source: str, doc_id: str = "", snippet: str = "") -> dict:
@@ -113,7 +104,7 @@ def parse_file(path: str, size: int, input_format: str, config: IngestConfig, st
     if whole_file_read and size > max_bytes:
         yield path, InputRejected("file_too_large", f"{size} bytes > max_file_mb={config.max_file_mb}")
         return
-    stem = file_stem(path)
+    stem = readers.doc_stem(path)
     produced = 0
     try:
         if whole_file_read:

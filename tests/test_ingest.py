@@ -8,7 +8,7 @@ import pytest
 
 from pipeline import readers
 from pipeline.config import IngestConfig
-from pipeline.ingest import file_entries, file_stem, parse_file
+from pipeline.ingest import file_entries, parse_file
 from pipeline.records import InputRejected, Publication
 
 RECORDS = [
@@ -95,6 +95,6 @@ def test_too_large_xml_is_rejected_without_reading(tmp_path):
     assert _reasons(items) == ["file_too_large"]
 
 
-def test_file_stem():
-    assert file_stem("gs://b/x/KR1020240010001.xml.gz") == "KR1020240010001"
-    assert file_stem("/d/공개 특허.txt") == "공개 특허"
+def test_fallback_id_is_the_file_stem():
+    assert readers.doc_stem("gs://b/x/KR1020240010001.xml.gz") == "KR1020240010001"
+    assert readers.doc_stem("/d/공개 특허.txt") == "공개 특허"
