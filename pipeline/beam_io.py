@@ -53,10 +53,31 @@ def list_files(pattern: str) -> list[str]:
     return sorted(m.path for m in result.metadata_list)
 
 
+def files_under(folder: str, limit: int | None = None) -> list[str]:
+    """Paths of the files below `folder`, at any depth."""
+    pattern = FileSystems.join(folder, "**")
+    result = FileSystems.match([pattern], limits=[limit] if limit else None)[0]
+    return [m.path for m in result.metadata_list]
+
+
+def tree_exists(folder: str) -> bool:
+    """Whether `folder` exists, or (on object stores, which have no folders) holds a file."""
+    return FileSystems.exists(folder) or bool(files_under(folder, limit=1))
+
+
 def delete_tree(folder: str) -> None:
-    """Delete everything under `folder` (a no-op when it does not exist)."""
+    """Delete everything under `folder` (a no-op when it does not exist).
+
+    On object stores (gs://) a folder is only a name prefix: it never
+    "exists" and deleting the name deletes nothing, so its files are listed
+    and deleted instead.
+    """
     if FileSystems.exists(folder):
         FileSystems.delete([folder])
+        return
+    files = files_under(folder)
+    if files:
+        FileSystems.delete(files)
 
 
 def write_bytes(path: str, data: bytes) -> None:

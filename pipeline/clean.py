@@ -259,6 +259,7 @@ def sentence_schema():
 # two instances share a doc_id.
 
 _SHARD_NAME = re.compile(r"part-(\d+)-of-(\d+)\.parquet$")
+ROWS_PER_ADD = 4096
 
 
 def ingest_shard(metadata) -> tuple[int, str]:
@@ -468,7 +469,11 @@ class WriteCleanShard(beam.DoFn):
                     continue
                 text.write(format_document(cleaned, config.blank_line_between).encode("utf-8"))
                 rows = sentence_rows(cleaned)
-                sentences.add(rows)
+                # In slices, so that one giant document never becomes one
+                # giant Arrow table next to its rows (a 50 MB publication
+                # has half a million sentences).
+                for start in range(0, len(rows), ROWS_PER_ADD):
+                    sentences.add(rows[start : start + ROWS_PER_ADD])
                 Metrics.counter(NAME, "documents_written").inc()
                 Metrics.counter(NAME, "paragraphs_written").inc(len(cleaned["paragraphs"]))
                 Metrics.counter(NAME, "sentences_written").inc(len(rows))

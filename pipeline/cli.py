@@ -4,9 +4,13 @@
     python -m pipeline stage NAME [BEAM FLAGS]      # re-run one stage
     python -m pipeline status                       # done / stale / incomplete / missing
     python -m pipeline config [--explain]           # print the resolved config (dry run)
+    python -m pipeline build-job [STAGE ...] [--out DIR]   # Dataflow jobs, built offline, not submitted
     python -m pipeline generate-corpus --docs N --out DIR   # synthetic corpus for benchmarks
+    python -m pipeline bad-inputs [--out DIR]       # ingest+clean on a bad-input corpus, table of outcomes
+    python -m pipeline tokenize "문장" --vocab PATH [--user-dict PATH] [--mode korpat|fast]
 
-Global options (before or after the subcommand): `--config PATH`, `--set KEY=VALUE`
+Global options (before or after the subcommand): `--config PATH`, `--profile NAME`
+(merge `profiles.NAME` of the config over the rest, e.g. `--profile dataflow`), `--set KEY=VALUE`
 (repeatable, e.g. `--set clean.min_sentence_chars=5`). Flags that this CLI does
 not know (`--runner`, `--direct_num_workers`, `--project`, ...) go to Beam.
 Exit codes: 0 success, 1 a stage failed, 2 bad configuration or usage.
@@ -23,21 +27,41 @@ from collections.abc import Sequence
 from pipeline.config import ConfigError, explain, load_config, to_yaml
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common_options(with_defaults: bool) -> argparse.ArgumentParser:
+    """The global options. Subcommands get them without defaults: argparse lets a
+    subparser's defaults overwrite what was given before the subcommand."""
+
+    def default(value):
+        return value if with_defaults else argparse.SUPPRESS
+
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default="pipeline.yaml", help="pipeline.yaml to use")
+    common.add_argument("--config", default=default("pipeline.yaml"), help="pipeline.yaml to use")
     common.add_argument(
         "--set",
         dest="overrides",
         action="append",
-        default=[],
+        default=default([]),
         metavar="KEY=VALUE",
         help="override one setting, e.g. clean.num_shards=16 (repeatable)",
     )
-    common.add_argument("-v", "--verbose", action="store_true", help="log Beam's INFO messages")
+    common.add_argument(
+        "--profile",
+        default=default(None),
+        metavar="NAME",
+        help="merge profiles.NAME of the config over it, e.g. dataflow",
+    )
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=default(False), help="log Beam's INFO messages"
+    )
+    return common
 
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common_options(with_defaults=False)
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline", description=__doc__.split("\n")[0], parents=[common]
+        prog="python -m pipeline",
+        description=__doc__.split("\n")[0],
+        parents=[_common_options(with_defaults=True)],
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -61,6 +85,26 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--formats", default="kipo_xml,jsonl", help="comma-separated: kipo_xml, jsonl")
 
+    bad = sub.add_parser(
+        "bad-inputs", parents=[common], help="run ingest+clean on a corpus of bad inputs, print what happened"
+    )
+    bad.add_argument("--out", help="work folder to keep (default: a temporary folder, deleted after)")
+    bad.add_argument("--big-mb", type=float, default=50, help="size of the giant publication in MB")
+
+    tok = sub.add_parser("tokenize", parents=[common], help="print the morphemes, pieces and ids of texts")
+    tok.add_argument("texts", nargs="+", metavar="TEXT")
+    tok.add_argument("--vocab", help="vocab.txt (this pipeline's or KorPatBERT's layout)")
+    tok.add_argument("--user-dict", help="Mecab-ko user dictionary (.dic)")
+    tok.add_argument("--mode", choices=("korpat", "fast"), default="fast")
+
+    job = sub.add_parser(
+        "build-job",
+        parents=[common],
+        help="build stages as Dataflow jobs with --dry_run=True (offline; nothing is submitted)",
+    )
+    job.add_argument("names", nargs="*", metavar="STAGE", help="stages to build (default: all)")
+    job.add_argument("--out", metavar="DIR", help="write DIR/<stage>.json instead of printing the jobs")
+
     cfg = sub.add_parser("config", parents=[common], help="print the resolved config")
     cfg.add_argument("--explain", action="store_true", help="list every setting with its help text")
     return parser
@@ -75,6 +119,38 @@ class _DropBeamNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         return not any(noise in message for noise in _BEAM_NOISE)
+
+
+def _build_jobs(config, stages, names: Sequence[str], out: str | None, beam_args: Sequence[str]) -> int:
+    """`build-job`: each chosen stage as a Dataflow job, printed as JSON or written to DIR/<stage>.json."""
+    import json
+    import time
+
+    from pipeline import beam_io, dataflow, runner
+
+    try:
+        names = runner.select_stages(list(stages), names or None)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    jobs = {}
+    for name in names:
+        started = time.monotonic()
+        try:
+            jobs[name] = dataflow.build_job(config, stages[name], beam_args)
+        except ConfigError as e:
+            print(f"config error: {e}", file=sys.stderr)
+            return 2
+        except Exception as e:
+            logging.exception("building stage %s failed", name)
+            print(f"error: building stage {name} as a Dataflow job failed: {e}", file=sys.stderr)
+            return 1
+        print(f"{dataflow.summary(jobs[name])}; built in {time.monotonic() - started:.1f} s", file=sys.stderr)
+        if out:
+            beam_io.write_json(beam_io.join(out, f"{name}.json"), jobs[name])
+    if not out:
+        print(json.dumps(jobs, ensure_ascii=False, indent=2, sort_keys=True))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,11 +170,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = write_corpus(args.out, args.docs, args.seed, tuple(args.formats.split(",")))
         print(" ".join(f"{k}={v}" for k, v in summary.items()))
         return 0
+    if args.command == "bad-inputs":
+        from pipeline.badinputs import main as bad_inputs
+
+        return bad_inputs(args.out, args.big_mb, beam_args)
+    if args.command == "tokenize":
+        from pipeline.tokenizer import tokenize_command
+
+        return tokenize_command(args.texts, args.vocab, args.user_dict, args.mode)
     if args.command == "config" and args.explain:
         print("\n".join(explain()))
         return 0
     try:
-        config = load_config(args.config, tuple(args.overrides), check_inputs=args.command != "config")
+        config = load_config(
+            args.config,
+            tuple(args.overrides),
+            # These two must work offline: they never list the inputs.
+            check_inputs=args.command not in ("config", "build-job"),
+            profile=args.profile,
+        )
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
         return 2
@@ -109,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "config":
         print(to_yaml(config), end="")
         return 0
+    if args.command == "build-job":
+        return _build_jobs(config, stages, args.names, args.out, beam_args)
     if args.command == "status":
         for s in runner.stage_status(config, stages):
             print(f"{s.name:<12} {s.state:<11} {s.detail}")

@@ -48,8 +48,44 @@ class RunnerConfig:
     )
     direct_num_workers: int = _field(0, "DirectRunner workers; 0 means one per CPU core.")
     options: tuple[str, ...] = _field(
-        (), "Extra Beam pipeline flags, e.g. ['--project=my-proj', '--region=asia-northeast3']."
+        (), "Extra Beam pipeline flags, e.g. ['--network=my-vpc', '--no_use_public_ips']."
     )
+    # DataflowRunner settings: each becomes the Beam flag of the same name when
+    # set (see DATAFLOW_FLAGS). Credentials never belong here: Beam uses
+    # Application Default Credentials (gcloud auth application-default login,
+    # or the service account of the machine that submits the job).
+    project: str = _field("", "Google Cloud project id (DataflowRunner; required).")
+    region: str = _field("", "Dataflow region, e.g. asia-northeast3 (DataflowRunner; required).")
+    temp_location: str = _field("", "gs:// folder for Beam's temporary files (DataflowRunner; required).")
+    staging_location: str = _field("", "gs:// folder for the staged job; empty: temp_location.")
+    sdk_container_image: str = _field(
+        "",
+        "Worker image built from ./Dockerfile (REGION-docker.pkg.dev/PROJECT/REPO/korpat-pipeline:TAG); "
+        "empty: Beam's stock image, which lacks this package and its pins (see README).",
+    )
+    machine_type: str = _field("", "Dataflow worker machine type, e.g. n2-standard-4; empty: default.")
+    max_num_workers: int = _field(0, "Dataflow autoscaling ceiling; 0: Dataflow's default.", minimum=0)
+    disk_size_gb: int = _field(0, "Dataflow worker disk in GB; 0: Dataflow's default.", minimum=0)
+    service_account_email: str = _field(
+        "", "Identity the Dataflow workers run as (an e-mail, not a key); empty: the project's default."
+    )
+
+
+# RunnerConfig fields passed to Beam as `--NAME=value` (same names as Beam's
+# flags) when the runner is DataflowRunner and the field is set.
+DATAFLOW_FLAGS = (
+    "project",
+    "region",
+    "temp_location",
+    "staging_location",
+    "sdk_container_image",
+    "machine_type",
+    "max_num_workers",
+    "disk_size_gb",
+    "service_account_email",
+)
+# The committed Dataflow profile's placeholders: run, stage and status refuse them.
+PLACEHOLDERS = ("your-gcp-project", "gs://your-bucket")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,14 +150,128 @@ class CleanConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class NounsConfig:
+    enabled: bool = _field(
+        True,
+        "false skips extraction and writes an empty noun list (when you bring your own "
+        "dictionary CSV, see dictionary.user_csvs).",
+    )
+    min_eojeol_count: int = _field(
+        2, "Eojeols seen fewer times than this are pruned before soynlp scores them.", minimum=1
+    )
+    max_eojeols: int = _field(
+        5_000_000,
+        "At most this many distinct eojeols reach the central soynlp step (~2.6 KB each); when more "
+        "survive min_eojeol_count the threshold is raised until they fit, and the manifest says so.",
+        minimum=1,
+    )
+    max_left_length: int = _field(
+        10, "soynlp max_left_length: longest noun candidate (L part of an eojeol).", minimum=2
+    )
+    max_right_length: int = _field(
+        9,
+        "soynlp max_right_length: longest particle/ending (R part). Eojeols longer than "
+        "max_left_length + max_right_length are not counted, as in soynlp.",
+        minimum=1,
+    )
+    ensure_normalized: bool = _field(
+        False, "Apply soynlp's normalize_sent_for_lrgraph to each sentence before counting."
+    )
+    extract_compound: bool = _field(True, "Let soynlp also extract compound nouns (합성+세제+액).")
+    min_noun_score: float = _field(
+        0.3, "soynlp min_noun_score: candidates scoring below this are not nouns.", minimum=0.0, maximum=1.0
+    )
+    min_noun_frequency: int = _field(2, "Nouns seen fewer times than this are dropped.", minimum=1)
+    min_noun_length: int = _field(2, "Shorter nouns are dropped (2 drops single syllables).", minimum=1)
+    max_noun_length: int = _field(20, "Longer nouns are dropped.", minimum=1)
+    min_hangul_ratio: float = _field(
+        0.5,
+        "Nouns whose share of Hangul syllables is below this are dropped (0 keeps Latin and Hanja terms).",
+        minimum=0.0,
+        maximum=1.0,
+    )
+    allow_digits: bool = _field(
+        False, "Keep nouns containing digits (제1항, 500시간 are dropped by default)."
+    )
+    stop_list: str = _field(
+        "dictionaries/stopwords.txt",
+        "Nouns never to keep: one per line, '-suffix' drops every noun ending so, '#' comments.",
+    )
+    units_list: str = _field(
+        "dictionaries/units.txt", "Units of measure, dropped alone or after a number (mm, 중량%, 10kg)."
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class DictionaryConfig:
+    pos: Literal["NNP", "NNG"] = _field("NNP", "POS tag of every added noun (KorPatBERT used NNP).")
+    compound_part_pos: Literal["NNG", "NNP"] = _field(
+        "NNG", "POS tag of the parts in a compound's expression (합성/NNG/*+세제/NNG/*)."
+    )
+    cost: int | None = _field(
+        None,
+        "Word cost of every added noun; empty (null) lets mecab-dict-index assign it from the model "
+        "(2953 for NNP). Lower costs keep nouns whole more often (README: dictionary).",
+        minimum=-32768,
+        maximum=32767,
+    )
+    include_extracted_nouns: bool = _field(True, "Add the nouns stage's output.")
+    skip_known_nouns: bool = _field(
+        True,
+        "Do not add extracted nouns that the stock dictionary already reads as one noun, or as a "
+        "noun plus derivational suffixes (안정+성, 최소+화); curated lists and user CSVs are always added.",
+    )
+    term_lists: tuple[str, ...] = _field(
+        ("dictionaries/seed_terms.txt",),
+        "Curated term lists: one term per line, optionally 'term<TAB>part+part' for a compound.",
+    )
+    user_csvs: tuple[str, ...] = _field(
+        (),
+        "Complete mecab-ko-dic user dictionary CSVs (12 columns, e.g. KorPatBERT's "
+        "pat_all_mecab_dic.csv): validated, then merged as they are.",
+    )
+    skip_malformed_rows: bool = _field(
+        False,
+        "Skip (count, write to rejects.jsonl) malformed user_csvs rows and term-list lines instead of failing.",
+    )
+    eval_sentences: int = _field(
+        20000,
+        "Corpus sentences (a fixed hash sample) parsed with and without the user dictionary for the check.",
+        minimum=1,
+    )
+    target_single_token_share: float = _field(
+        0.95,
+        "Share of dictionary nouns that should come out as one token; the manifest reports whether it is met.",
+        minimum=0.0,
+        maximum=1.0,
+    )
+    examples: int = _field(10, "Before/after examples kept in the manifest.", minimum=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class MorphConfig:
+    use_user_dictionary: bool = _field(
+        True, "Load the dictionary stage's user.dic into Mecab-ko (KorPatBERT did)."
+    )
+    batch_sentences: int = _field(
+        5000, "Sentences per call of MeCab's C++ parser; larger batches amortise the call.", minimum=1
+    )
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     output_root: str = _field("output", "Root folder (or gs:// prefix) for every stage's output.")
     inputs: tuple[InputSpec, ...] = _field((), "Input globs with their formats.")
     runner: RunnerConfig = _field(RunnerConfig(), "Beam runner settings.")
     ingest: IngestConfig = _field(IngestConfig(), "Stage ingest.")
     clean: CleanConfig = _field(CleanConfig(), "Stage clean.")
+    nouns: NounsConfig = _field(NounsConfig(), "Stage nouns.")
+    dictionary: DictionaryConfig = _field(DictionaryConfig(), "Stage dictionary.")
+    morph: MorphConfig = _field(MorphConfig(), "Stage morph.")
     # Where the file was loaded from; relative paths are resolved against it.
     base_dir: str = dataclasses.field(default=".", metadata={"internal": True})
+    # The `profiles:` entry merged over the file (--profile), "" for none.
+    profile: str = dataclasses.field(default="", metadata={"internal": True})
 
 
 # --------------------------------------------------------------------------- loading
@@ -210,8 +360,14 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), yaml.safe_load(raw) if raw.strip() else ""
 
 
-def load_config(path: str, overrides: tuple[str, ...] = (), check_inputs: bool = True):
-    """Read, override and validate a pipeline.yaml; returns a PipelineConfig."""
+def load_config(
+    path: str, overrides: tuple[str, ...] = (), check_inputs: bool = True, profile: str | None = None
+):
+    """Read, apply a profile and overrides, and validate a pipeline.yaml; returns a PipelineConfig.
+
+    `check_inputs=False` skips everything that lists or reaches the inputs
+    (for `config` and `build-job`, which must work offline).
+    """
     if not os.path.exists(path):
         raise ConfigError(f"{path}: config file not found")
     with open(path, encoding="utf-8") as f:
@@ -221,12 +377,36 @@ def load_config(path: str, overrides: tuple[str, ...] = (), check_inputs: bool =
             raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
+    profiles = data.pop("profiles", None) or {}
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"profiles: expected a mapping of profile names, got {type(profiles).__name__}")
+    for name, body in profiles.items():
+        # Every profile is checked, used or not, so a typo shows up at once.
+        _coerce(body, PipelineConfig, f"profiles.{name}", {})
+    if profile:
+        if profile not in profiles:
+            known = ", ".join(map(str, profiles)) or "none"
+            raise ConfigError(f"--profile {profile}: no such profile in {path} (profiles: {known})")
+        data = merge_settings(data, profiles[profile])
     for override in overrides:
         set_dotted(data, *parse_override(override))
     config = _build(PipelineConfig, data, "")
-    config = dataclasses.replace(config, base_dir=os.path.dirname(os.path.abspath(path)))
+    config = dataclasses.replace(
+        config, base_dir=os.path.dirname(os.path.abspath(path)), profile=profile or ""
+    )
     validate(config, check_inputs=check_inputs)
     return config
+
+
+def merge_settings(base: Mapping[str, Any], profile: Mapping[str, Any]) -> dict[str, Any]:
+    """A profile over the base settings: mappings merge key by key, anything else (lists too) replaces."""
+    merged = dict(base)
+    for key, value in profile.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_settings(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def resolve_path(config: PipelineConfig, path: str) -> str:
@@ -241,6 +421,11 @@ def validate(config: PipelineConfig, check_inputs: bool = True) -> None:
 
     if not config.inputs:
         raise ConfigError("inputs: at least one input glob is required")
+    _validate_runner(config)
+    if check_inputs:
+        # Before any gs:// listing: with a placeholder bucket it would only
+        # wait for timeouts.
+        refuse_placeholders(config)
     root = resolve_path(config, config.output_root)
     for i, spec in enumerate(config.inputs):
         if not spec.glob:
@@ -252,12 +437,55 @@ def validate(config: PipelineConfig, check_inputs: bool = True) -> None:
                 f"output_root: {root} lies inside inputs[{i}].glob {pattern}; "
                 "the pipeline would read its own output"
             )
+        # gs:// globs are listed here too, so only when the command is about
+        # to read the data anyway (run, stage, status); one match is enough.
         if check_inputs:
-            matches = FileSystems.match([pattern])[0].metadata_list
+            matches = FileSystems.match([pattern], limits=[1])[0].metadata_list
             if not matches:
                 raise ConfigError(f"inputs[{i}].glob: no files match {pattern}")
     if config.clean.min_sentence_chars >= config.clean.max_sentence_chars:
         raise ConfigError("clean.min_sentence_chars: must be below clean.max_sentence_chars")
+    if config.nouns.min_noun_length > config.nouns.max_noun_length:
+        raise ConfigError("nouns.min_noun_length: must not exceed nouns.max_noun_length")
+
+
+def _validate_runner(config: PipelineConfig) -> None:
+    r = config.runner
+    if r.runner != "DataflowRunner":
+        return
+    for key in ("project", "region", "temp_location"):
+        if not getattr(r, key):
+            raise ConfigError(f"runner.{key}: required for DataflowRunner")
+    for key in ("temp_location", "staging_location"):
+        value = getattr(r, key)
+        if value and not value.startswith("gs://"):
+            raise ConfigError(f"runner.{key}: DataflowRunner needs a gs:// path, got {value!r}")
+    # Dataflow workers see neither this machine's disk nor its working folder.
+    if "://" not in config.output_root:
+        raise ConfigError(
+            f"output_root: DataflowRunner workers cannot write the local path {config.output_root!r}; "
+            "use gs://..."
+        )
+    for i, spec in enumerate(config.inputs):
+        if spec.glob and "://" not in spec.glob:
+            raise ConfigError(
+                f"inputs[{i}].glob: DataflowRunner workers cannot read the local path {spec.glob!r}; "
+                "use gs://..."
+            )
+
+
+def refuse_placeholders(config: PipelineConfig) -> None:
+    """Refuse the committed profile's placeholder project and bucket (see PLACEHOLDERS)."""
+    values = {f"runner.{key}": str(getattr(config.runner, key)) for key in DATAFLOW_FLAGS}
+    values["output_root"] = config.output_root
+    values.update({f"inputs[{i}].glob": spec.glob for i, spec in enumerate(config.inputs)})
+    for key, value in values.items():
+        for placeholder in PLACEHOLDERS:
+            if placeholder in value:
+                raise ConfigError(
+                    f"{key}: {value!r} contains the example profile's placeholder {placeholder!r}; "
+                    f"put your own in pipeline.yaml or pass --set {key}=..."
+                )
 
 
 def _glob_base(pattern: str) -> str:
@@ -314,10 +542,17 @@ def explain(cls: type = PipelineConfig, prefix: str = "") -> list[str]:
             continue
         default = f.default if f.default is not dataclasses.MISSING else None
         lines.append(f"{key} ({_type_name(tp)}, default {default!r}): {f.metadata.get('help', '')}")
+    if not prefix:
+        lines.append(
+            "profiles (mapping of name to settings): named settings merged over the file with "
+            "--profile NAME (mappings key by key, lists replaced), e.g. profiles.dataflow."
+        )
     return lines
 
 
 def to_yaml(config: PipelineConfig) -> str:
     data = section_dict(config)
     data.pop("base_dir", None)
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    data.pop("profile", None)
+    header = f"# profile: {config.profile}\n" if config.profile else ""
+    return header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False)

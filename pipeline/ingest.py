@@ -120,7 +120,9 @@ def parse_file(path: str, size: int, input_format: str, config: IngestConfig, st
         elif input_format in ("jsonl", "parquet"):
             with open_stream(path) as f:
                 if input_format == "jsonl":
-                    items = readers.iter_jsonl_range(f, path, start, end, tuple(config.encodings))
+                    items = readers.iter_jsonl_range(
+                        f, path, start, end, tuple(config.encodings), max_line_bytes=max_bytes
+                    )
                 else:
                     items = readers.iter_parquet(f, path)
                 for item in items:

@@ -26,6 +26,7 @@ Reject reasons raised here:
   xml_entities_forbidden, malformed_xml, wrong_root, no_text   (parse_kipo_xml)
   missing_id, bad_record, no_text                (parse_record)
   malformed_json, undecodable, + parse_record's  (iter_jsonl)
+  line_too_large                                 (iter_jsonl_range)
   malformed_parquet, bad_parquet_schema, + parse_record's (iter_parquet)
   no_text                                        (parse_sectioned_text)
 """
@@ -51,7 +52,7 @@ import defusedxml.ElementTree as defused_et
 from pipeline.records import SECTIONS, InputRejected, Paragraph, Publication
 
 # Bumped when reader output for the same input changes (recorded in manifests).
-READERS_VERSION = "readers_v1"
+READERS_VERSION = "readers_v2"
 
 # --------------------------------------------------------------------------
 # Shared helpers
@@ -171,6 +172,25 @@ def _bad_char_ratio(text: str) -> float:
     return bad / len(text)
 
 
+# What codecs say when the data ends inside a multi-byte character.
+_CUT_SHORT = frozenset({"unexpected end of data", "incomplete multibyte sequence"})
+
+
+def _decode_cut_short(data: bytes, codec: str) -> str:
+    """Strict decoding, except that a character cut off by the end of the data is dropped.
+
+    A file truncated inside its last character then reaches its parser, which
+    says what is wrong (`malformed_xml` for XML cut short), instead of
+    passing for a file in an unknown encoding ('undecodable').
+    """
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        if exc.reason not in _CUT_SHORT or exc.end != len(data):
+            raise
+        return data[: exc.start].decode(codec)
+
+
 def decode_bytes(data: bytes, encodings: Sequence[str] = ("utf-8", "cp949")) -> str:
     """Decode a whole input file to text.
 
@@ -180,10 +200,12 @@ def decode_bytes(data: bytes, encodings: Sequence[str] = ("utf-8", "cp949")) -> 
     `encodings` (valid non-ASCII cp949 practically never validates as UTF-8,
     while UTF-8 files mislabelled EUC-KR are common); else the encoding named
     by an XML declaration (EUC-KR read as its superset cp949); else the
-    remaining `encodings` in order, each strictly.
+    remaining `encodings` in order, each strictly (but a last character cut
+    off by truncation is dropped, so that the parser reports the truncation).
     Raises InputRejected: 'empty_file' (no bytes, or only whitespace/BOM),
-    'binary_file' (NUL bytes, or more than 5% control bytes / 10% control
-    characters after decoding),
+    'binary_file' (1% or more NUL bytes, or more than 5% control bytes / 10%
+    control characters after decoding; a few stray NULs in text are kept for
+    `clean` to remove),
     'undecodable' (text-like bytes that no candidate encoding decodes).
     """
     if not data:
@@ -210,7 +232,9 @@ def decode_bytes(data: bytes, encodings: Sequence[str] = ("utf-8", "cp949")) -> 
 
     sample = data[:_BINARY_SAMPLE]
     nul = sample.count(0)
-    if nul and nul * 1000 >= len(sample):
+    # Images, archives and executables are NUL-dense; compressed payloads
+    # (~0.4% NUL) fail every strict decoding and the control-byte test below.
+    if nul and nul * 100 >= len(sample):
         raise InputRejected("binary_file", f"{nul} NUL bytes in the first {len(sample)} bytes")
 
     candidates: list[str] = []
@@ -226,7 +250,7 @@ def decode_bytes(data: bytes, encodings: Sequence[str] = ("utf-8", "cp949")) -> 
 
     for codec in candidates:
         try:
-            text = data.decode(codec)
+            text = _decode_cut_short(data, codec)
         except UnicodeDecodeError:
             continue
         if _bad_char_ratio(text[:_BINARY_SAMPLE]) > 0.1:
@@ -337,6 +361,10 @@ KIPO_CPC_TAGS: tuple[str, ...] = ("KR_CPCInformation",)
 KIPO_IPC_TAGS: tuple[str, ...] = ("KR_IPCInformation",)
 
 _XML_DECL_RE = re.compile(r"^\s*<\?xml\b.*?\?>", re.DOTALL)
+# Characters XML 1.0 forbids anywhere (C0 controls but tab, LF, CR; U+FFFE/F).
+# A stray NUL or ESC in a paragraph would make expat reject the whole file;
+# they become spaces, as `clean` turns every other control character into one.
+_XML_INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # Character entity names a KIPO DTD may rely on; resolved to single
 # characters from a fixed table (the DTD itself is never read).
 _CHAR_ENTITIES = {k.rstrip(";"): v for k, v in html.entities.html5.items() if k.endswith(";")}
@@ -450,9 +478,11 @@ def parse_kipo_xml(data: bytes, source: str, fallback_id: str) -> Publication:
 
     Parsing uses defusedxml with DTDs allowed but entity declarations and
     external references forbidden; a DOCTYPE naming an external DTD parses
-    and the DTD is never fetched. Inline markup (<sub>, <sup>, <figref>...)
-    keeps its text in place, <br/> becomes '\n'; <tables>, <maths>,
-    <chemistry>, images, citation lists and reference-sign lists are dropped.
+    and the DTD is never fetched. Control characters that XML forbids (NUL,
+    ESC, ...) become spaces before parsing instead of failing the file.
+    Inline markup (<sub>, <sup>, <figref>...) keeps its text in place, <br/>
+    becomes '\n'; <tables>, <maths>, <chemistry>, images, citation lists and
+    reference-sign lists are dropped.
     Only <description>, <claims> and <abstract> of <PatentCAFDOC> (or of the
     root when there is no PatentCAFDOC) are read: bibliographic elements are
     used for doc_id (KIPO_ID_TAGS) and cpc_section (CPC, else IPC codes) only.
@@ -468,7 +498,8 @@ def parse_kipo_xml(data: bytes, source: str, fallback_id: str) -> Publication:
         raise InputRejected(exc.reason, _detail(source, exc.detail)) from None
     # The text is already decoded: drop the declaration so that its encoding
     # label cannot conflict with the UTF-8 bytes handed to expat.
-    body = _XML_DECL_RE.sub("", text, count=1).encode("utf-8")
+    body = _XML_DECL_RE.sub("", text, count=1)
+    body = _XML_INVALID_CHARS.sub(" ", body).encode("utf-8")
     parser = defused_et.XMLParser(forbid_dtd=False, forbid_entities=True, forbid_external=True)
     parser.entity.update(_CHAR_ENTITIES)
     try:
@@ -981,7 +1012,9 @@ def parse_jsonl_line(
         if not text.strip():
             return None
     try:
-        obj = json.loads(text)
+        # strict=False: a raw control character inside a string (invalid
+        # JSON) costs no record; `clean` removes it like an escaped one.
+        obj = json.loads(text, strict=False)
     except (json.JSONDecodeError, RecursionError) as exc:
         return InputRejected("malformed_json", _detail(src, str(exc)))
     try:
@@ -1008,8 +1041,26 @@ def iter_jsonl(
             yield item
 
 
+_SKIP_CHUNK = 1 << 20
+
+
+def _skip_line(stream: BinaryIO) -> int:
+    """Read to the end of the current line in bounded chunks; returns the bytes consumed."""
+    consumed = 0
+    while True:
+        chunk = stream.readline(_SKIP_CHUNK)
+        consumed += len(chunk)
+        if not chunk or chunk.endswith(b"\n"):
+            return consumed
+
+
 def iter_jsonl_range(
-    stream: BinaryIO, source: str, start: int, end: int | None, encodings: Sequence[str] = ("utf-8",)
+    stream: BinaryIO,
+    source: str,
+    start: int,
+    end: int | None,
+    encodings: Sequence[str] = ("utf-8",),
+    max_line_bytes: int | None = None,
 ) -> Iterator[Publication | InputRejected]:
     """The JSONL lines that START in the byte range [start, end) of a seekable stream.
 
@@ -1017,20 +1068,29 @@ def iter_jsonl_range(
     every line exactly once (a line belongs to the range its first byte is
     in). Sources are 'path@OFFSET', the line's byte offset, so a reject points
     straight at its line (`tail -c +$((OFFSET+1)) FILE | head -1`).
+    A line longer than `max_line_bytes` (a gzip bomb without newlines, say)
+    is never held whole: it is skipped in bounded chunks and rejected as
+    'line_too_large'.
     """
     offset = start
     if start > 0:
         # Step back one byte: if it is a newline, `start` begins a line of ours.
         stream.seek(start - 1)
-        offset = start - 1 + len(stream.readline())
+        offset = start - 1 + _skip_line(stream)
     else:
         stream.seek(0)
+    limit = max_line_bytes + 1 if max_line_bytes else -1
     while end is None or offset < end:
-        line = stream.readline()
+        line = stream.readline(limit)
         if not line:
             break
-        item = parse_jsonl_line(line, f"{source}@{offset}", encodings, first=offset == 0)
-        offset += len(line)
+        line_start, offset = offset, offset + len(line)
+        src = f"{source}@{line_start}"
+        if max_line_bytes and len(line) > max_line_bytes and not line.endswith(b"\n"):
+            offset += _skip_line(stream)
+            yield InputRejected("line_too_large", _detail(src, f"line longer than {max_line_bytes} bytes"))
+            continue
+        item = parse_jsonl_line(line, src, encodings, first=line_start == 0)
         if item is not None:
             yield item
 
@@ -1041,10 +1101,11 @@ def iter_parquet(file_obj: BinaryIO, source: str) -> Iterator[Publication | Inpu
     In: a seekable binary file object and its path. Reads only RECORD_FIELDS
     columns (extra columns are ignored) batch by batch. Row sources are
     'path:ROW' with 1-based row numbers.
-    Out: parse_record results per row; or a single InputRejected for the file:
-    'malformed_parquet' (not a Parquet file / corrupt; when the corruption is
-    found mid-file, after the rows already yielded) or 'bad_parquet_schema'
-    (no 'id' column; the detail gives the number of rows skipped).
+    Out: parse_record results per row; 'bad_parquet_schema' for every row
+    when there is no 'id' column; 'malformed_parquet' once for a file that is
+    not Parquet or whose footer is unreadable (row count unknown), else for
+    every row not read when the corruption is found mid-file. So each row
+    the footer declares is one item, as the accounting needs.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -1058,11 +1119,10 @@ def iter_parquet(file_obj: BinaryIO, source: str) -> Iterator[Publication | Inpu
     except (pa.ArrowException, OSError, ValueError) as exc:
         yield InputRejected("malformed_parquet", _detail(source, str(exc)))
         return
+    num_rows = pf.metadata.num_rows
     if "id" not in names:
-        yield InputRejected(
-            "bad_parquet_schema",
-            _detail(source, f"no 'id' column (columns: {names}); {pf.metadata.num_rows} rows skipped"),
-        )
+        for row in range(1, num_rows + 1):
+            yield InputRejected("bad_parquet_schema", f"{source}:{row}: no 'id' column (columns: {names})")
         return
     columns = [c for c in RECORD_FIELDS if c in names]
     row = 0
@@ -1077,7 +1137,8 @@ def iter_parquet(file_obj: BinaryIO, source: str) -> Iterator[Publication | Inpu
                 else:
                     yield pub
     except (pa.ArrowException, OSError, ValueError) as exc:
-        yield InputRejected("malformed_parquet", _detail(source, f"after row {row}: {exc}"))
+        for unread in range(row + 1, max(num_rows, row + 1) + 1):
+            yield InputRejected("malformed_parquet", f"{source}:{unread}: after row {row}: {exc}")
 
 
 # --------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import beam_io
-from pipeline.config import PipelineConfig, resolve_path, section_dict
+from pipeline.config import DATAFLOW_FLAGS, PipelineConfig, resolve_path, section_dict
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +57,19 @@ class Stage:
     # Counters that always appear in the manifest, 0 when never incremented,
     # so the stage's accounting identity can be checked from the manifest.
     accounting: tuple[str, ...] = ()
+    # Files the stage reads besides its upstream outputs (stop lists, user
+    # dictionaries): their names, sizes and mtimes join its input fingerprint.
+    files: Callable[[PipelineConfig], Sequence[str]] | None = None
+    # Runs after the Beam job succeeds; what it returns goes into the manifest
+    # under "report" (figures a stage computes about its own output).
+    finalize: Callable[[StageContext], dict] | None = None
 
 
 def stage_table() -> dict[str, Stage]:
     """The stages in run order. Imported lazily so `--help` stays fast."""
-    from pipeline import clean, ingest
+    from pipeline import clean, dictionary, ingest, morph, nouns
 
-    stages = [ingest.STAGE, clean.STAGE]
+    stages = [ingest.STAGE, clean.STAGE, nouns.STAGE, dictionary.STAGE, morph.STAGE]
     return {s.name: s for s in stages}
 
 
@@ -92,6 +98,20 @@ def input_files(config: PipelineConfig) -> list[dict[str, Any]]:
     return sorted(files, key=lambda f: f["path"])
 
 
+def file_stats(paths: Sequence[str]) -> list[dict[str, Any]]:
+    """Name, size and modification time of each path (missing ones marked so)."""
+    stats = []
+    for path in paths:
+        matches = FileSystems.match([path])[0].metadata_list
+        if not matches:
+            stats.append({"path": path, "missing": True})
+        for m in matches:
+            stats.append(
+                {"path": m.path, "size": m.size_in_bytes, "mtime": int(m.last_updated_in_seconds or 0)}
+            )
+    return stats
+
+
 def stage_config(config: PipelineConfig, name: str) -> dict[str, Any]:
     return section_dict(getattr(config, name)) if hasattr(config, name) else {}
 
@@ -106,6 +126,8 @@ def expected_fingerprints(config: PipelineConfig, stages: Mapping[str, Stage]) -
             inputs = {up: result[up]["fingerprint"] for up in stage.upstream}
         else:
             inputs = {"files": files_digest}
+        if stage.files:
+            inputs["extra_files"] = _digest(file_stats(stage.files(config)))
         result[name] = {
             "config_fingerprint": config_fp,
             "input_fingerprints": inputs,
@@ -137,7 +159,7 @@ def stage_status(config: PipelineConfig, stages: Mapping[str, Stage] | None = No
     for name in stages:
         manifest = read_manifest(config, name)
         if manifest is None:
-            if FileSystems.exists(stage_dir(config, name)):
+            if beam_io.tree_exists(stage_dir(config, name)):
                 statuses.append(
                     StageStatus(name, "incomplete", "output without manifest: an interrupted run")
                 )
@@ -169,8 +191,18 @@ def beam_options(config: PipelineConfig, extra_args: Sequence[str] = ()) -> Pipe
             f"--direct_running_mode={r.direct_running_mode}",
             f"--direct_num_workers={r.direct_num_workers}",
         ]
+    elif r.runner == "DataflowRunner":
+        args += [f"--{key}={getattr(r, key)}" for key in DATAFLOW_FLAGS if getattr(r, key)]
     args += list(r.options) + list(extra_args)
     return PipelineOptions(args)
+
+
+def stage_context(config: PipelineConfig, stage: Stage) -> StageContext:
+    return StageContext(
+        config=config,
+        output_dir=stage_dir(config, stage.name),
+        upstream_dirs={up: stage_dir(config, up) for up in stage.upstream},
+    )
 
 
 def library_versions() -> dict[str, str]:
@@ -212,11 +244,7 @@ def run_stage(
     # Remove the old manifest first: from here on the folder is "incomplete"
     # until the new manifest lands, whatever happens to this process.
     beam_io.delete_tree(out_dir)
-    context = StageContext(
-        config=config,
-        output_dir=out_dir,
-        upstream_dirs={up: stage_dir(config, up) for up in stage.upstream},
-    )
+    context = stage_context(config, stage)
     print(f"[{stage.name}] running: {stage.description}", file=sys.stderr)
     started = time.time()
     options = beam_options(config, extra_args)
@@ -243,6 +271,10 @@ def run_stage(
     }
     if stage.upstream == ():
         manifest["input_files"] = input_files(config)
+    if stage.files:
+        manifest["extra_files"] = file_stats(stage.files(config))
+    if stage.finalize:
+        manifest["report"] = stage.finalize(context)
     beam_io.write_json(FileSystems.join(out_dir, MANIFEST), manifest)
     print_summary(stage.name, counters, manifest["seconds"])
     return manifest

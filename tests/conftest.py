@@ -19,9 +19,23 @@ def demo_copy(tmp_path):
     data["output_root"] = str(tmp_path / "out")
     for spec in data["inputs"]:
         spec["glob"] = os.path.join(REPO, spec["glob"])
+    data = _absolute_repo_paths(data)
     path = tmp_path / "pipeline.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return str(path)
+
+
+def _absolute_repo_paths(value):
+    """Relative paths in the config that name repo files (word lists...) -> absolute."""
+    if isinstance(value, dict):
+        return {k: _absolute_repo_paths(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_absolute_repo_paths(v) for v in value]
+    if isinstance(value, str) and value and not os.path.isabs(value) and "://" not in value:
+        candidate = os.path.join(REPO, value)
+        if os.path.isfile(candidate):
+            return candidate
+    return value
 
 
 def write_config(tmp_path, data) -> str:

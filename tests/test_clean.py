@@ -80,6 +80,34 @@ def test_sentence_filters(sentence, reason):
     assert sentence_drop_reason(sentence, CONFIG) == reason
 
 
+@pytest.mark.parametrize(
+    "sentence, default, at_zero",
+    [
+        ("The cooling plate is made of an aluminium alloy.", "low_hangul", None),
+        ("冷却板はアルミニウム合金からなる。", "low_hangul", None),
+        ("所述冷却板由铝合金制成。", "low_hangul", None),
+        # Mixed script: Hanja words with Hangul particles and endings (40% and 20% Hangul).
+        ("本 發明은 蓄電池 모듈用 冷却板에 關한 것이다.", None, None),
+        ("上記 第1 電極 및 第2 電極 間의 距離 D는 5 mm 以下이다.", "low_hangul", None),
+    ],
+)
+def test_other_scripts_follow_min_hangul_ratio(sentence, default, at_zero):
+    assert sentence_drop_reason(sentence, CONFIG) == default
+    assert sentence_drop_reason(sentence, CleanConfig(min_hangul_ratio=0.0)) == at_zero
+
+
+def test_unpunctuated_20000_character_sentence_is_one_counted_drop():
+    words = "상기 기판 위에 절연막을 형성하고 그 위에 전극층을 적층하며 "
+    giant = (words * (20_000 // len(words) + 1))[:20_000].strip()
+    cleaned, drops = clean_document(_doc("본 발명은 세제에 관한 것이다.", giant), CONFIG)
+    assert [p["paragraph_index"] for p in cleaned["paragraphs"]] == [0]
+    assert [(d["kind"], d["reason"]) for d in drops] == [
+        ("sentence", "too_long"),
+        ("paragraph", "no_sentences_left"),
+    ]
+    assert len(drops[0]["snippet"]) == CONFIG.snippet_chars
+
+
 def _doc(*paragraphs):
     return {
         "doc_id": "KR1",

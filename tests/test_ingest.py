@@ -98,3 +98,26 @@ def test_too_large_xml_is_rejected_without_reading(tmp_path):
 def test_fallback_id_is_the_file_stem():
     assert readers.doc_stem("gs://b/x/KR1020240010001.xml.gz") == "KR1020240010001"
     assert readers.doc_stem("/d/공개 특허.txt") == "공개 특허"
+
+
+@pytest.mark.parametrize("step", [1, 50, 333, 10_000_000])
+def test_jsonl_line_longer_than_the_limit_is_skipped_in_ranges(step):
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in RECORDS[:2]]
+    giant = b'{"id": "huge", "abstract": "' + "가".encode() * 400 + b'"}'
+    data = b"\n".join([lines[0], giant, lines[1]]) + b"\n"
+    bounds = list(range(0, len(data), step)) + [len(data)]
+    items = []
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        items.extend(readers.iter_jsonl_range(io.BytesIO(data), "f.jsonl", start, end, max_line_bytes=1000))
+    assert [getattr(i, "doc_id", None) or i.reason for i in items] == ["KR0", "line_too_large", "KR1"]
+    assert items[1].detail.startswith(f"f.jsonl@{len(lines[0]) + 1}:")
+    assert items[2].source == f"f.jsonl@{len(lines[0]) + len(giant) + 2}"
+
+
+def test_gzip_bomb_line_in_jsonl_is_rejected_with_bounded_reads(tmp_path):
+    bomb = b'{"id": "bomb", "abstract": "' + b" " * (3 << 20) + b'"}\n'
+    data = gzip.compress(_jsonl_bytes()[:200].rsplit(b"\n", 1)[0] + b"\n" + bomb + _jsonl_bytes(), mtime=0)
+    path, size = _write(tmp_path, "bomb.jsonl.gz", data)
+    items = list(parse_file(path, size, "jsonl", IngestConfig(max_file_mb=1)))
+    assert _reasons(items) == ["line_too_large"]
+    assert len([i for i in items if isinstance(i, Publication)]) == len(RECORDS) + 1

@@ -405,6 +405,48 @@ def test_decode_bytes_rejects():
         assert exc.value.reason == want, data[:20]
 
 
+def test_decode_bytes_stray_nul_is_text_but_nul_dense_data_is_binary():
+    text = "본 발명은 반도체에 관한 것이다.\n" * 20
+    stray = text[:50] + "\x00" + text[50:]
+    assert decode_bytes(stray.encode("utf-8")) == stray  # `clean` turns the NUL into a space
+    assert decode_bytes(stray.encode("cp949")) == stray
+    with pytest.raises(InputRejected) as exc:
+        decode_bytes(text.encode("utf-8") + b"\x00" * 20)  # a NUL-padded tail: >= 1% NUL
+    assert exc.value.reason == "binary_file"
+    # Compressed or encrypted payloads have ~0.4% NUL: rejected by the control-byte test.
+    noise = bytes(random_bytes(1 << 16))
+    assert 0 < noise.count(0) * 100 < len(noise)
+    with pytest.raises(InputRejected) as exc:
+        decode_bytes(noise)
+    assert exc.value.reason == "binary_file"
+
+
+def test_decode_bytes_file_cut_inside_its_last_character():
+    text = "본 발명은 반도체에 관한 것이다."
+    for codec in ("utf-8", "cp949"):
+        data = text.encode(codec)
+        assert decode_bytes(data[:-2]) == text[:-2]  # '다' cut in half: dropped
+    # XML cut inside a character is reported as what it is: truncated XML.
+    data = kipo().encode("utf-8")
+    cut = next(n for n in range(len(data) // 2, len(data)) if data[n] >= 0xC0) + 1
+    assert reason(parse_kipo_xml, data[:cut], "a.xml", "a") == "malformed_xml"
+
+
+def random_bytes(n: int) -> bytes:
+    return hashlib.shake_256(b"noise").digest(n)
+
+
+def test_kipo_control_characters_become_spaces_instead_of_failing_the_file():
+    body = (
+        "<PatentCAFDOC><description><technical-field><p>본\x00발명은\x01 기판\x1b에\x0c 관한 "
+        "\x7f것이다.</p></technical-field></description></PatentCAFDOC>"
+    )
+    pub = parse_kipo_xml(kipo(body=body, biblio="").encode(), "a.xml", "a")
+    assert pairs(pub) == [("technical_field", "본 발명은  기판 에  관한 \x7f것이다.")]
+    # Inside a tag name the space still breaks the markup.
+    assert reason(parse_kipo_xml, b"<KI\x01PO><p>a</p></KIPO>", "a.xml", "a") == "malformed_xml"
+
+
 # --------------------------------------------------------------------------
 # Sectioned text
 # --------------------------------------------------------------------------
@@ -694,6 +736,12 @@ def test_iter_jsonl_str_lines_and_file_object(tmp_path):
     assert next(iter_jsonl(cp949_line, "p", encodings=("utf-8", "cp949"))).doc_id == "C"
 
 
+def test_iter_jsonl_raw_control_characters_in_strings_are_kept():
+    line = '{"id": "A", "abstract": "제어\x00 문자\x1b가 있는 요약.", "claims": "탭\t청구."}'.encode()
+    (pub,) = iter_jsonl([line], "p.jsonl")
+    assert pairs(pub) == [("claims", "탭\t청구."), ("abstract", "제어\x00 문자\x1b가 있는 요약.")]
+
+
 def _write_parquet(path: Path, table) -> None:
     import pyarrow.parquet as pq
 
@@ -785,14 +833,36 @@ def test_iter_parquet_bad_rows_missing_id_column_and_corrupt_file(tmp_path):
         tmp_path / "noid.parquet", pa.table({"doc": ["A", "B", "C"], "abstract": ["가.", "나.", "다."]})
     )
     with open(tmp_path / "noid.parquet", "rb") as f:
-        (rejected,) = list(iter_parquet(f, "noid.parquet"))
-    assert rejected.reason == "bad_parquet_schema"
-    assert "3 rows" in rejected.detail
+        rejected = list(iter_parquet(f, "noid.parquet"))
+    # One reject per row, so that rows in = publications + rejects.
+    assert [r.reason for r in rejected] == ["bad_parquet_schema"] * 3
+    assert [r.detail.split(": ")[0] for r in rejected] == [f"noid.parquet:{n}" for n in (1, 2, 3)]
 
     data = (tmp_path / "rows.parquet").read_bytes()
     for corrupt in (b"not a parquet file at all", data[: len(data) // 2], b""):
         (rejected,) = list(iter_parquet(io.BytesIO(corrupt), "bad.parquet"))
         assert rejected.reason == "malformed_parquet"
+
+
+def test_iter_parquet_corruption_mid_file_rejects_every_unread_row(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"id": [f"A{i}" for i in range(6)], "abstract": [f"{i}번째 요약." for i in range(6)]})
+    out = io.BytesIO()
+    pq.write_table(table, out, row_group_size=2, compression="none")
+    data = bytearray(out.getvalue())
+    column = pq.ParquetFile(io.BytesIO(bytes(data))).metadata.row_group(1).column(0)
+    start = column.dictionary_page_offset or column.data_page_offset
+    data[start : start + column.total_compressed_size] = b"\xff" * column.total_compressed_size
+    items = list(iter_parquet(io.BytesIO(bytes(data)), "c.parquet"))
+    # The footer declares 6 rows: 6 items, whatever was read before the damage.
+    assert len(items) == 6
+    rejects = [i for i in items if isinstance(i, InputRejected)]
+    assert rejects and {r.reason for r in rejects} == {"malformed_parquet"}
+    published = [i.source for i in items if isinstance(i, Publication)]
+    rejected = [r.detail.split(": ")[0] for r in rejects]
+    assert sorted(published + rejected) == [f"c.parquet:{n}" for n in range(1, 7)]
 
 
 def test_iter_parquet_non_seekable_stream(tmp_path):

@@ -1,0 +1,27 @@
+# Worker image for Dataflow: Beam's own Python SDK image (its /opt/apache/beam/boot
+# entrypoint starts the worker, so ENTRYPOINT is left alone) plus the pinned
+# environment of scripts/setup.sh and this package. Python (3.11) and Beam
+# (2.59.0) must match the machine that submits the job.
+#
+#   docker build -t REGION-docker.pkg.dev/PROJECT/REPO/korpat-pipeline:TAG .
+#   docker push REGION-docker.pkg.dev/PROJECT/REPO/korpat-pipeline:TAG
+#
+# README, "Running on Dataflow", has the whole procedure.
+FROM apache/beam_python3.11_sdk:2.59.0
+
+WORKDIR /opt/korpat
+
+# Dependencies first, so that a code change does not reinstall them. Same
+# order and flags as scripts/setup.sh: tfx declares python<3.11 but runs on
+# 3.11 with these pins, so it is installed without dependency resolution.
+COPY requirements.txt requirements-tfx.txt ./
+RUN pip install --no-cache-dir --disable-pip-version-check --upgrade pip==24.3.1 \
+ && pip install --no-cache-dir --disable-pip-version-check -r requirements.txt \
+ && pip install --no-cache-dir --disable-pip-version-check --no-deps --ignore-requires-python -r requirements-tfx.txt
+
+# The package itself (what .dockerignore lets through: pyproject.toml, README.md,
+# pipeline/, components/, tfrecords_schema/).
+COPY . .
+RUN pip install --no-cache-dir --disable-pip-version-check --no-deps . \
+ && python -c "import apache_beam, pipeline.clean, pipeline.ingest; assert apache_beam.__version__ == '2.59.0'" \
+ && python -c "import mecab; assert mecab.MeCab().nouns('반도체 기판을 세정한다'), 'mecab-ko dictionary missing'"

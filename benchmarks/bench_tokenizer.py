@@ -1,0 +1,164 @@
+"""Throughput of pipeline.tokenizer: mode="korpat" (the reference, re-implemented
+plainly) against mode="fast", on the same text.
+
+Usage: python benchmarks/bench_tokenizer.py [--mb N] [--vocab PATH] [--reference PATH]
+
+The text is the demo corpus's cleaned sentences (`python -m pipeline run`
+writes them to output/demo/clean/sentences/), repeated in order until it holds
+about N MB of UTF-8 (default 2). Each mode calls `encode(sentence)` (Mecab-ko,
+basic split, bidirectional WordPiece, ids) on every sentence; MB/s per core =
+UTF-8 bytes of the raw sentences / CPU seconds of this process
+(time.process_time, one core). Both modes' outputs are compared.
+
+Without --vocab, a KorPatBERT-style vocabulary is learned from the demo
+morphemes the way KIPI made theirs (SentencePiece BPE, 4,000 pieces, converted
+to WordPiece form, KorPatBERT's layout). --reference PATH times a local copy
+of KIPI's korpat_tokenizer.py on the same text as well and checks that the
+korpat mode gives the same ids (the file is not part of this repository).
+
+Also printed: where the time goes (Mecab alone; the WordPiece step alone, on
+pre-split morphemes) and the fast mode on a cold cache (one pass over the
+distinct sentences with a new tokenizer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import importlib.util
+import io
+import pathlib
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline import tokenizer as T  # noqa: E402 - needs the sys.path entry above
+
+SENTENCES = str(ROOT / "output" / "demo" / "clean" / "sentences" / "*.parquet")
+
+
+def load_sentences(pattern: str) -> list[str]:
+    import pyarrow.parquet as pq
+
+    paths = sorted(glob.glob(pattern))
+    if not paths:
+        sys.exit(f"no sentences at {pattern}: run `python -m pipeline run` first")
+    out: list[str] = []
+    for path in paths:
+        out += pq.read_table(path, columns=["text"]).column("text").to_pylist()
+    return out
+
+
+def learn_vocab(morphemes: list[str], size: int, folder: str) -> str:
+    """SentencePiece BPE over the morphemes, written as a KorPatBERT-layout vocab.txt."""
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(morphemes),
+        model_writer=model,
+        model_type="bpe",
+        vocab_size=size,
+        character_coverage=0.9995,
+        user_defined_symbols=list(T.BERT_HEAD),
+        minloglevel=2,
+    )
+    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+    words = [p[1:] if p.startswith("▁") else "##" + p for p in pieces[len(T.KORPAT_HEAD) :] if p != "▁"]
+    path = pathlib.Path(folder) / "vocab.txt"
+    path.write_text("\n".join([*T.KORPAT_HEAD, *words]) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def timed(fn, items: list[str]) -> tuple[list, float]:
+    start = time.process_time()
+    out = [fn(x) for x in items]
+    return out, time.process_time() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mb", type=float, default=2.0, help="MB of text to tokenize per mode")
+    parser.add_argument("--vocab", help="vocab.txt to use (default: learned from the demo morphemes)")
+    parser.add_argument("--vocab-size", type=int, default=4000)
+    parser.add_argument("--sentences", default=SENTENCES, help="Parquet glob with a 'text' column")
+    parser.add_argument("--reference", help="a local copy of KIPI's korpat_tokenizer.py to time too")
+    args = parser.parse_args(argv)
+
+    distinct = load_sentences(args.sentences)
+    distinct_mb = sum(len(s.encode()) for s in distinct) / 1e6
+    text, size = [], 0
+    while size < args.mb * 1e6:
+        for s in distinct:
+            text.append(s)
+            size += len(s.encode())
+    mb = size / 1e6
+
+    with tempfile.TemporaryDirectory() as folder:
+        vocab = args.vocab
+        if vocab is None:
+            import mecab
+
+            tagger = mecab.MeCab()
+            vocab = learn_vocab([" ".join(tagger.morphs(s)) for s in distinct], args.vocab_size, folder)
+        korpat = T.Tokenizer(vocab, mode="korpat")
+        fast = T.Tokenizer(vocab, mode="fast")
+        print(
+            f"text: {len(distinct):,} demo sentences ({distinct_mb:.2f} MB) repeated to "
+            f"{len(text):,} sentences, {mb:.2f} MB; vocab {vocab if args.vocab else 'learned'} "
+            f"({len(korpat._token_dict):,} entries, layout {korpat.layout})"
+        )
+        korpat.encode(text[0]), fast.encode(text[0])  # load Mecab outside the timings
+
+        korpat_out, korpat_s = timed(korpat.encode, text)
+        fast_out, fast_s = timed(fast.encode, text)
+        if fast_out != korpat_out:
+            sys.exit("fast mode and korpat mode disagree")
+        hit_rate = fast.cache_stats()["hit_rate"]
+        print(f"korpat mode  {mb / korpat_s:6.2f} MB/s per core ({korpat_s:.1f} s CPU)")
+        print(
+            f"fast mode    {mb / fast_s:6.2f} MB/s per core ({fast_s:.1f} s CPU; word cache hit rate {hit_rate:.3f})"
+        )
+        print(f"speed-up     {korpat_s / fast_s:6.2f}x (target >= 3x); outputs identical")
+
+        if args.reference:
+            spec = importlib.util.spec_from_file_location("korpat_reference", args.reference)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            reference = module.Tokenizer(vocab_path=vocab, cased=True)
+            reference_out, reference_s = timed(reference.encode, text)
+            same = reference_out == korpat_out
+            print(
+                f"reference    {mb / reference_s:6.2f} MB/s per core ({reference_s:.1f} s CPU); "
+                f"korpat mode {'identical' if same else 'DIFFERS'}; fast mode {reference_s / fast_s:.2f}x faster"
+            )
+
+        cold = T.Tokenizer(vocab, mode="fast")
+        cold.morphs(distinct[0])  # load Mecab; the word cache stays empty
+        _, cold_s = timed(cold.encode, distinct)
+        print(
+            f"fast mode, cold cache, one pass over the distinct sentences: {distinct_mb / cold_s:.2f} MB/s per core"
+        )
+
+        _, slow_mecab_s = timed(korpat.morphs, text)
+        _, fast_mecab_s = timed(fast.morphs, text)
+        _, wakati_s = timed(fast._mecab.wakati, text)  # what the fast mode's encode() reads
+        print(
+            f"Mecab alone: python-mecab-ko morphs() {mb / slow_mecab_s:.2f} MB/s per core, "
+            f"fast morphs() {mb / fast_mecab_s:.2f}, -Owakati string {mb / wakati_s:.2f}"
+        )
+        split = [korpat.morpheme_text(s) for s in distinct]
+        split = (split * (len(text) // len(distinct) + 1))[: len(text)]
+        for mode in T.MODES:
+            pre = T.Tokenizer(vocab, mode=mode, pretokenized=True)
+            _, pre_s = timed(pre.encode, split)
+            print(f"WordPiece step alone ({mode}, pre-split morphemes): {mb / pre_s:.2f} MB/s per core")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
