@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import glob
 import importlib.util
-import io
 import pathlib
 import sys
 import tempfile
@@ -53,24 +52,13 @@ def load_sentences(pattern: str) -> list[str]:
 
 
 def learn_vocab(morphemes: list[str], size: int, folder: str) -> str:
-    """SentencePiece BPE over the morphemes, written as a KorPatBERT-layout vocab.txt."""
-    import sentencepiece as spm
+    """SentencePiece BPE over the morphemes, written as a KorPatBERT-layout vocab.txt (the vocab stage's code)."""
+    from pipeline import vocab
 
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(morphemes),
-        model_writer=model,
-        model_type="bpe",
-        vocab_size=size,
-        character_coverage=0.9995,
-        user_defined_symbols=list(T.BERT_HEAD),
-        minloglevel=2,
-    )
-    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
-    pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
-    words = [p[1:] if p.startswith("▁") else "##" + p for p in pieces[len(T.KORPAT_HEAD) :] if p != "▁"]
+    model, _ = vocab.train_sentencepiece(morphemes, size)
+    words = vocab.sentencepiece_to_wordpiece([p for p, _ in vocab.sentencepiece_pieces(model)])
     path = pathlib.Path(folder) / "vocab.txt"
-    path.write_text("\n".join([*T.KORPAT_HEAD, *words]) + "\n", encoding="utf-8")
+    path.write_text("\n".join(words) + "\n", encoding="utf-8")
     return str(path)
 
 

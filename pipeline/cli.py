@@ -93,9 +93,23 @@ def _parser() -> argparse.ArgumentParser:
 
     tok = sub.add_parser("tokenize", parents=[common], help="print the morphemes, pieces and ids of texts")
     tok.add_argument("texts", nargs="+", metavar="TEXT")
-    tok.add_argument("--vocab", help="vocab.txt (this pipeline's or KorPatBERT's layout)")
+    tok.add_argument(
+        "--vocab",
+        help="vocab.txt (this pipeline's or KorPatBERT's layout); default: the vocab stage's bert/vocab.txt",
+    )
     tok.add_argument("--user-dict", help="Mecab-ko user dictionary (.dic)")
     tok.add_argument("--mode", choices=("korpat", "fast"), default="fast")
+
+    st = sub.add_parser(
+        "stats", parents=[common], help="figures, stats.json and stats.html of BERT/ELECTRA TFRecords"
+    )
+    st.add_argument("path", metavar="PATH_OR_GLOB", help="a TFRecord file, a folder of them or a glob")
+    st.add_argument("--vocab", help="vocab.txt to decode ids; default: the vocab stage's, by flavour")
+    st.add_argument(
+        "--out", metavar="DIR", help="where stats.json and stats.html go (default: beside the files)"
+    )
+    st.add_argument("--limit", type=int, help="read at most this many examples")
+    st.add_argument("--no-tfdv", action="store_true", help="skip TFDV's statistics view in the HTML")
 
     job = sub.add_parser(
         "build-job",
@@ -153,6 +167,19 @@ def _build_jobs(config, stages, names: Sequence[str], out: str | None, beam_args
     return 0
 
 
+def _default_vocab(args) -> str | None:
+    """`<output_root>/vocab/bert/vocab.txt` of the config, when the vocab stage has written it."""
+    from pipeline import beam_io
+    from pipeline.config import resolve_path
+
+    try:
+        config = load_config(args.config, tuple(args.overrides), check_inputs=False, profile=args.profile)
+    except ConfigError:
+        return None
+    path = beam_io.join(resolve_path(config, config.output_root), "vocab", "bert", "vocab.txt")
+    return path if beam_io.exists(path) else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, beam_args = parser.parse_known_args(argv)
@@ -177,7 +204,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "tokenize":
         from pipeline.tokenizer import tokenize_command
 
-        return tokenize_command(args.texts, args.vocab, args.user_dict, args.mode)
+        return tokenize_command(args.texts, args.vocab or _default_vocab(args), args.user_dict, args.mode)
+    if args.command == "stats":
+        from pipeline.tfrecord_stats import stats_command
+
+        bert = _default_vocab(args)
+        defaults = {"bert": bert, "electra": bert.replace("/bert/", "/electra/")} if bert else None
+        return stats_command(args.path, args.vocab, args.out, args.limit, not args.no_tfdv, defaults)
     if args.command == "config" and args.explain:
         print("\n".join(explain()))
         return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -259,6 +260,120 @@ class MorphConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class VocabConfig:
+    bert_vocab_size: int = _field(
+        21400,
+        "SentencePiece pieces for the BERT flavour (KorPatBERT: 21,400); lowered to what the sample "
+        "supports when it is too large (the manifest records requested and actual).",
+        minimum=16,
+    )
+    electra_vocab_size: int = _field(
+        35000, "WordPiece entries for the ELECTRA flavour (KorPatELECTRA: 35,000).", minimum=16
+    )
+    model_type: Literal["bpe", "unigram"] = _field(
+        "bpe", "SentencePiece model: bpe (KorPatBERT's vocab looks like BPE) or unigram."
+    )
+    sample_sentences: int = _field(
+        5_000_000,
+        "Training sentences, a uniform seeded sample drawn in Beam; SentencePiece holds them all in "
+        "memory (1-10M is plenty).",
+        minimum=1,
+    )
+    eval_sentences: int = _field(
+        20000, "Held-out sentences (disjoint from the training sample) for the report.", minimum=0
+    )
+    seed: int = _field(0, "Seed of the sample; same inputs and seed give the same vocab files.")
+    character_coverage: float = _field(
+        0.9995,
+        "Share of character occurrences both vocabularies must cover (0.9995 is the CJK setting); "
+        "rarer characters become [UNK]. Also sizes the WordPiece alphabet.",
+        minimum=0.9,
+        maximum=1.0,
+    )
+    max_sentence_bytes: int = _field(
+        4192,
+        "SentencePiece's max_sentence_length: longer training sentences are cut between words "
+        "(counted as long_sentences_split) instead of being skipped silently.",
+        minimum=64,
+    )
+    spm_num_threads: int = _field(
+        16,
+        "SentencePiece trainer threads. Reruns are byte-identical for a given count, but the "
+        "result depends on it, so it is fixed here rather than taken from the machine.",
+        minimum=1,
+    )
+    wordpiece_lower_thresh: int = _field(
+        10, "WordPiece learner: lowest count threshold its binary search tries.", minimum=1
+    )
+    wordpiece_upper_thresh: int = _field(
+        10_000_000, "WordPiece learner: highest count threshold its binary search tries.", minimum=1
+    )
+    wordpiece_num_iterations: int = _field(4, "WordPiece learner iterations.", minimum=1)
+    wordpiece_max_input_words: int = _field(
+        5_000_000, "WordPiece learner: only the most frequent distinct words are used.", minimum=1
+    )
+    wordpiece_max_token_length: int = _field(
+        50, "WordPiece learner: longer words are not counted.", minimum=1
+    )
+    wordpiece_slack_ratio: float = _field(
+        0.05,
+        "WordPiece learner: accepted shortfall below electra_vocab_size (its search stops within it).",
+        minimum=0.0,
+        maximum=0.5,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class TfrecordsConfig:
+    outputs: tuple[str, ...] = _field(
+        ("bert-128", "electra-128"),
+        "What to write, FLAVOUR-LENGTH each: bert-128, bert-512 (phase 2), electra-128, electra-512.",
+    )
+    document: Literal["publication", "paragraph"] = _field(
+        "publication",
+        "What a 'document' is for NSP and packing: a whole publication, or one paragraph "
+        "(KorPatBERT's blank-line layout). Publication gives balanced NSP on patents (README).",
+    )
+    whole_word_mask: bool = _field(
+        True, "BERT: mask whole eojeols (morph's word starts) rather than single WordPiece pieces."
+    )
+    masked_lm_prob: float = _field(0.15, "BERT: share of tokens masked.", minimum=0.0, maximum=1.0)
+    max_predictions_per_seq: int = _field(
+        0, "BERT: masked positions per sequence; 0: Google's 20 at 128, 76 at 512.", minimum=0
+    )
+    short_seq_prob: float = _field(
+        0.1, "BERT: share of documents given a shorter random target length.", minimum=0.0, maximum=1.0
+    )
+    dupe_factor: int = _field(
+        10, "BERT: times each document is turned into instances, with different masks.", minimum=1
+    )
+    v2_feature_names: bool = _field(
+        False, "Model Garden v2 names (input_word_ids, input_type_ids) instead of Google's."
+    )
+    num_buckets: int = _field(
+        64,
+        "Documents are grouped into this many buckets by publication hash; instances and random "
+        "next sentences come from one bucket at a time (bounded memory).",
+        minimum=1,
+    )
+    seed: int = _field(12345, "Global seed; per-bucket seeds derive from it.")
+    eval_percent: float = _field(
+        1.0, "Share of publications (percent) written to Split-eval.", minimum=0.0, maximum=100.0
+    )
+    num_shards: int = _field(64, "Train shard files per output (a multiple of 8 suits TPU hosts).", minimum=1)
+    eval_num_shards: int = _field(8, "Eval shard files per output.", minimum=1)
+    gzip: bool = _field(True, "GZIP the TFRecord files (.tfrecord.gz, as TFX's Examples expects).")
+    validate_shards: int = _field(
+        0,
+        "Shards per split that TFDV validates after the job (runs locally); 0: all. "
+        "On a large corpus a sample (e.g. 8) keeps the check short.",
+        minimum=0,
+    )
+    bert_vocab: str = _field("", "BERT vocab.txt; empty: the vocab stage's vocab/bert/vocab.txt.")
+    electra_vocab: str = _field("", "ELECTRA vocab.txt; empty: the vocab stage's vocab/electra/vocab.txt.")
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     output_root: str = _field("output", "Root folder (or gs:// prefix) for every stage's output.")
     inputs: tuple[InputSpec, ...] = _field((), "Input globs with their formats.")
@@ -268,6 +383,8 @@ class PipelineConfig:
     nouns: NounsConfig = _field(NounsConfig(), "Stage nouns.")
     dictionary: DictionaryConfig = _field(DictionaryConfig(), "Stage dictionary.")
     morph: MorphConfig = _field(MorphConfig(), "Stage morph.")
+    vocab: VocabConfig = _field(VocabConfig(), "Stage vocab.")
+    tfrecords: TfrecordsConfig = _field(TfrecordsConfig(), "Stage tfrecords.")
     # Where the file was loaded from; relative paths are resolved against it.
     base_dir: str = dataclasses.field(default=".", metadata={"internal": True})
     # The `profiles:` entry merged over the file (--profile), "" for none.
@@ -447,6 +564,11 @@ def validate(config: PipelineConfig, check_inputs: bool = True) -> None:
         raise ConfigError("clean.min_sentence_chars: must be below clean.max_sentence_chars")
     if config.nouns.min_noun_length > config.nouns.max_noun_length:
         raise ConfigError("nouns.min_noun_length: must not exceed nouns.max_noun_length")
+    for name in config.tfrecords.outputs:
+        if not re.fullmatch(r"(bert|electra)-(128|256|384|512)", name):
+            raise ConfigError(
+                f"tfrecords.outputs: {name!r} is not bert-L or electra-L (L in 128/256/384/512)"
+            )
 
 
 def _validate_runner(config: PipelineConfig) -> None:

@@ -67,9 +67,17 @@ class Stage:
 
 def stage_table() -> dict[str, Stage]:
     """The stages in run order. Imported lazily so `--help` stays fast."""
-    from pipeline import clean, dictionary, ingest, morph, nouns
+    from pipeline import clean, dictionary, ingest, morph, nouns, tfrecords, vocab
 
-    stages = [ingest.STAGE, clean.STAGE, nouns.STAGE, dictionary.STAGE, morph.STAGE]
+    stages = [
+        ingest.STAGE,
+        clean.STAGE,
+        nouns.STAGE,
+        dictionary.STAGE,
+        morph.STAGE,
+        vocab.STAGE,
+        tfrecords.STAGE,
+    ]
     return {s.name: s for s in stages}
 
 

@@ -601,7 +601,7 @@ def tokenize_command(
     if not vocab_path:
         print(
             "error: no vocabulary: pass --vocab PATH (a vocab.txt in this pipeline's "
-            "or KorPatBERT's layout); the vocab stage will provide the default",
+            "or KorPatBERT's layout), or run the vocab stage, whose bert/vocab.txt is the default",
             file=err,
         )
         return 2

@@ -172,6 +172,7 @@ EXPECTED_TRANSFORMS = {
     "clean": {"Clean/Match", "Clean/CleanAndKey", "Clean/JoinMarkers", "Clean/WriteShards"},
     "nouns": {"Nouns/Histogram", "Nouns/Score"},
     "dictionary": {"Dictionary/Build", "Dictionary/Check"},
+    "vocab": {"Vocab/Read", "Vocab/Sample/Band", "Vocab/WriteTrain", "Vocab/WriteCounts"},
 }
 IMAGE = "asia-northeast3-docker.pkg.dev/korpat-test/korpat/korpat-pipeline:test"
 

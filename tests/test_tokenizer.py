@@ -1,7 +1,6 @@
 """The KorPatBERT tokenizer: reference behaviour on literal vocabularies, both modes,
 both vocab layouts, the TF version, and (slow) the whole demo corpus."""
 
-import io
 import os
 import pickle
 import subprocess
@@ -284,7 +283,8 @@ def test_tokenize_command(tmp_path, capsys):
         "pieces:    [CLS] 세 [UNK] ##액 에 관한 것 이 다 . [SEP]",  # no 제 or ##제 in the vocab
         "ids:       5 10 4 9 24 25 26 27 28 19 6",
     ]
-    assert main(["tokenize", "문장"]) == 2
+    # No --vocab and no vocab stage output under the config's output_root.
+    assert main(["tokenize", "문장", "--config", str(tmp_path / "no-such-pipeline.yaml")]) == 2
     assert "--vocab" in capsys.readouterr().err
     assert main(["tokenize", "문장", "--vocab", str(tmp_path / "missing.txt")]) == 2
 
@@ -393,22 +393,12 @@ def demo_vocabs(demo_morphemes, tmp_path_factory):
     SentencePiece BPE (coverage < 1, so rare characters are [UNK]) converted to
     WordPiece form (`▁x` -> `x`, `x` -> `##x`). Returns {name: path}: `korpat`
     and `bert` layouts, and `full` (bert, every character added, no [UNK])."""
-    import sentencepiece as spm
+    from pipeline import vocab
 
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(demo_morphemes),
-        model_writer=model,
-        model_type="bpe",
-        vocab_size=3000,
-        character_coverage=0.995,
-        user_defined_symbols=list(T.BERT_HEAD),
-        minloglevel=2,
-    )
-    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
-    pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+    model, _ = vocab.train_sentencepiece(demo_morphemes, 3000, character_coverage=0.995)
+    pieces = [p for p, _ in vocab.sentencepiece_pieces(model)]
     assert tuple(pieces[:8]) == T.KORPAT_HEAD
-    words = [p[1:] if p.startswith("▁") else "##" + p for p in pieces[8:] if p != "▁"]
+    words = vocab.sentencepiece_to_wordpiece(pieces)[len(T.KORPAT_HEAD) :]
     chars = sorted({c for m in demo_morphemes for w in basic_split(m) for c in w})
     missing = [c for c in chars if c not in words] + [f"##{c}" for c in chars if f"##{c}" not in words]
     folder = tmp_path_factory.mktemp("vocabs")

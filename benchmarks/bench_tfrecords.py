@@ -1,0 +1,161 @@
+"""Stage `tfrecords`: BERT instances per second and MB/s of morpheme text per core, at 1x and 10x.
+
+    .venv/bin/python benchmarks/bench_tfrecords.py [--vocab output/demo/vocab/bert/vocab.txt] [--scales 1,10]
+
+Copies the demo corpus's morph shards `scale` times (each copy a new set of
+publications), keeps the documents per bucket constant (num_buckets = 8 x
+scale), and runs the stage's `BuildPretrainingRecords` for bert-128 (dupe_factor
+10, GZIP, 8 shards) on DirectRunner in_memory with one worker, in a child
+process per scale. Prints wall and CPU seconds, instances/s and MB/s of
+morpheme text per CPU second, the process's peak RSS (DirectRunner in_memory
+holds the whole shuffle in this process, so this grows with the corpus), and
+the peak Python allocation while one bucket is built (tracemalloc: the working
+set a distributed worker holds, which should stay flat). Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from pipeline import beam_io, morph  # noqa: E402
+from pipeline import tfrecords as R  # noqa: E402
+from pipeline.config import TfrecordsConfig  # noqa: E402
+
+DEMO = os.path.join(REPO, "output", "demo", "morph", "sentences")
+
+
+def scaled_corpus(folder: str, scale: int) -> float:
+    """Demo morph rows copied `scale` times into 8 shards; returns MB of morpheme text."""
+    rows = [
+        r
+        for p in beam_io.list_files(os.path.join(DEMO, "part-*.parquet"))
+        for r in beam_io.iter_parquet_rows(p)
+    ]
+    writers = [
+        beam_io.ParquetShardWriter(beam_io.shard_path(folder, "part", i, 8, ".parquet"), morph.morph_schema())
+        for i in range(8)
+    ]
+    size = 0
+    for copy in range(scale):
+        for row in rows:
+            doc_id = f"{row['doc_id']}-{copy}"
+            writers[beam_io.stable_shard(doc_id, 8)].add([{**row, "doc_id": doc_id}])
+            size += len(row["morphemes"].encode("utf-8")) + 1
+    for w in writers:
+        w.close()
+    return size / 1e6
+
+
+def bucket_working_set(folder: str, vocab: str, config: TfrecordsConfig) -> tuple[float, int]:
+    """Peak MB allocated while building the largest bucket's examples (tracemalloc)."""
+    fn = R.TokenizeSentences(vocab, config, True)
+    fn.setup()
+    buckets: dict = {}
+    for path in beam_io.list_files(os.path.join(folder, "part-*.parquet")):
+        for key, value in fn.process(path):
+            buckets.setdefault(key, []).append(value)
+    key = max(buckets, key=lambda k: len(buckets[k]))
+    spec = R.output_specs(config)[0]
+    build = R.BuildExamples(spec, vocab, config)
+    build.setup()
+    tracemalloc.start()
+    made = sum(len(examples) for _, examples in build.process((key, buckets[key])))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 1e6, made
+
+
+def run_scale(scale: int, vocab: str, dupe_factor: int = 10) -> dict:
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    tmp = tempfile.mkdtemp(prefix="bench_tfrecords_")
+    folder = os.path.join(tmp, "morph")
+    os.makedirs(folder)
+    mb = scaled_corpus(folder, scale)
+    config = TfrecordsConfig(
+        outputs=("bert-128",), num_buckets=8 * scale, num_shards=8, eval_percent=0.0, dupe_factor=dupe_factor
+    )
+    spec = R.output_specs(config)[0]
+    options = PipelineOptions(
+        ["--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    )
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    with beam.Pipeline(options=options) as p:
+        _ = p | R.BuildPretrainingRecords(os.path.join(folder, "part-*.parquet"), vocab, spec, config, tmp)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    import tensorflow as tf
+
+    files = beam_io.list_files(os.path.join(tmp, "bert-128", "Split-train", "*.gz"))
+    instances = sum(1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP"))
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    working_set, bucket_instances = bucket_working_set(folder, vocab, config)
+    return {
+        "scale": scale,
+        "dupe_factor": dupe_factor,
+        "morpheme_mb": round(mb, 2),
+        "instances": instances,
+        "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),
+        "instances_per_cpu_s": round(instances / cpu),
+        "mb_per_cpu_s": round(mb / cpu, 3),
+        "peak_rss_mb": round(peak_rss),
+        "bucket_working_set_mb": round(working_set, 1),
+        "bucket_instances": bucket_instances,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vocab", default=os.path.join(REPO, "output", "demo", "vocab", "bert", "vocab.txt"))
+    parser.add_argument("--scales", default="1,10")
+    parser.add_argument("--dupe-factor", type=int, default=10)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    random.seed(0)
+    if args.one:
+        print(json.dumps(run_scale(args.one, args.vocab, args.dupe_factor)))
+        return 0
+    results = []
+    for scale in map(int, args.scales.split(",")):
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                str(scale),
+                "--vocab",
+                args.vocab,
+                "--dupe-factor",
+                str(args.dupe_factor),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(results[-1], flush=True)
+    if len(results) >= 2:
+        a, b = results[0], results[-1]
+        print(
+            f"{b['scale']}x vs {a['scale']}x: throughput {b['mb_per_cpu_s'] / a['mb_per_cpu_s']:.2f}x, "
+            f"bucket working set {b['bucket_working_set_mb'] / a['bucket_working_set_mb']:.2f}x, "
+            f"process RSS {b['peak_rss_mb'] / a['peak_rss_mb']:.2f}x"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
