@@ -131,6 +131,43 @@ def write_jsonl(f, records: Iterable[dict]) -> None:
         f.write(b"\n")
 
 
+def _to_single_key(line: str):
+    return None, line
+
+
+class _WriteSortedFile(beam.DoFn):
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def process(self, element):
+        _, lines = element
+        with FileSystems.create(self._path) as f:
+            for line in sorted(lines):
+                f.write(line.encode("utf-8"))
+                f.write(b"\n")
+        yield self._path
+
+
+class WriteSortedLines(beam.PTransform):
+    """Lines -> one text file, sorted, so its bytes do not depend on the runner.
+
+    For bounded, central-sized data only (samples, counts that one process
+    reads next anyway): every line goes through one worker.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self._path = path
+
+    def expand(self, lines):
+        return (
+            lines
+            | "OneKey" >> beam.Map(_to_single_key)
+            | "Gather" >> beam.GroupByKey()
+            | "Write" >> beam.ParDo(_WriteSortedFile(self._path))
+        )
+
+
 # ------------------------------------------------------------------ parquet
 
 

@@ -191,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler.addFilter(_DropBeamNoise())
     # Worker processes inherit this: google-api-core's Python 3.11 notice.
     os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
+    # TensorFlow's start-up INFO lines (oneDNN notices) say nothing about the run.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     if args.command == "generate-corpus":
         from pipeline.synthetic import write_corpus
 

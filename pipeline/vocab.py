@@ -513,14 +513,17 @@ class WriteVocabSamples(beam.PTransform):
             | "Read" >> beam.io.ReadFromParquet(self._glob, columns=SAMPLE_COLUMNS, validate=False)
             | "Sample" >> SampleSentences(self._config)
         )
-        train = samples["train"] | "WriteTrain" >> beam.io.WriteToText(
-            beam_io.join(out, "sample", "train"), file_name_suffix=".txt"
+        # One sorted file each: the sample is central-sized by design (the
+        # finalize step trains on all of it in one process), and sorting makes
+        # the files byte-identical whatever the runner or worker count.
+        train = samples["train"] | "WriteTrain" >> beam_io.WriteSortedLines(
+            beam_io.join(out, "sample", "train-00000-of-00001.txt")
         )
-        held_out = samples["eval"] | "WriteEval" >> beam.io.WriteToText(
-            beam_io.join(out, "sample", "eval"), file_name_suffix=".jsonl"
+        held_out = samples["eval"] | "WriteEval" >> beam_io.WriteSortedLines(
+            beam_io.join(out, "sample", "eval-00000-of-00001.jsonl")
         )
-        counts = samples["counts"] | "WriteCounts" >> beam.io.WriteToText(
-            beam_io.join(out, "electra", "word_counts"), file_name_suffix=".tsv"
+        counts = samples["counts"] | "WriteCounts" >> beam_io.WriteSortedLines(
+            beam_io.join(out, "electra", "word_counts-00000-of-00001.tsv")
         )
         return train, held_out, counts
 

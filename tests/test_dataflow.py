@@ -173,6 +173,7 @@ EXPECTED_TRANSFORMS = {
     "nouns": {"Nouns/Histogram", "Nouns/Score"},
     "dictionary": {"Dictionary/Build", "Dictionary/Check"},
     "vocab": {"Vocab/Read", "Vocab/Sample/Band", "Vocab/WriteTrain", "Vocab/WriteCounts"},
+    "morph": {"Morph/Match", "Morph/Morph"},
 }
 IMAGE = "asia-northeast3-docker.pkg.dev/korpat-test/korpat/korpat-pipeline:test"
 
