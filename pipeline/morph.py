@@ -38,19 +38,12 @@ _SHARD_NAME = re.compile(r"part-(\d+)-of-(\d+)\.parquet$")
 
 
 def morph_schema():
+    """Clean's sentence table with `text` replaced by `morphemes` and `word_starts`."""
     import pyarrow as pa
 
-    return pa.schema(
-        [
-            ("doc_id", pa.string()),
-            ("cpc_section", pa.string()),
-            ("paragraph_index", pa.int32()),
-            ("section", pa.string()),
-            ("sentence_index", pa.int32()),
-            ("morphemes", pa.string()),
-            ("word_starts", pa.string()),
-        ]
-    )
+    base = clean.sentence_schema()
+    fields = [f for f in base if f.name != "text"]
+    return pa.schema([*fields, ("morphemes", pa.string()), ("word_starts", pa.string())])
 
 
 def word_starts(sentence: str, morphemes: list[str]) -> str | None:

@@ -38,6 +38,22 @@ def _absolute_repo_paths(value):
     return value
 
 
+def run_cli(config, *args, timeout=900):
+    """`python -m pipeline ARGS --config CONFIG` as a user runs it; returns the CompletedProcess."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args, "--config", config],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def write_config(tmp_path, data) -> str:
     import yaml
 

@@ -3,14 +3,12 @@
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
-from conftest import REPO
+from conftest import REPO, run_cli
 
 from pipeline import dictionary, nouns
 from pipeline.config import ConfigError, DictionaryConfig, PipelineConfig, RunnerConfig
@@ -286,15 +284,7 @@ def test_compile_user_dictionary_transform(tmp_path):
 
 
 def _cli(config, *args):
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args, "--config", config],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_cli(config, *args)
 
 
 def _files(folder, names):

@@ -2,25 +2,15 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
-from conftest import REPO
+from conftest import REPO, run_cli
 
 pytestmark = pytest.mark.slow
 
 
 def _cli(config, *args):
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args, "--config", config],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    return run_cli(config, *args)
 
 
 def _manifest(root, stage):
