@@ -22,9 +22,7 @@ import threading
 import time
 
 import psutil
-import yaml
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from synthetic_setup import REPO, prepare
 
 
 class PeakMemory:
@@ -79,24 +77,7 @@ def main(argv=None) -> None:
     cores = args.workers or os.cpu_count()
 
     work = args.keep or tempfile.mkdtemp(prefix="bench_ingest_clean_")
-    corpus = os.path.join(work, "corpus")
-    if not os.path.exists(corpus):
-        subprocess.run(
-            [sys.executable, "-m", "pipeline", "generate-corpus", "--docs", str(args.docs), "--out", corpus],
-            cwd=REPO,
-            check=True,
-        )
-    config = os.path.join(work, "pipeline.yaml")
-    with open(os.path.join(REPO, "pipeline.yaml"), encoding="utf-8") as f:
-        data = yaml.safe_load(f)
-    data["output_root"] = os.path.join(work, "out")
-    data["inputs"] = [
-        {"glob": os.path.join(corpus, "kipo_xml", "*.xml"), "format": "kipo_xml"},
-        {"glob": os.path.join(corpus, "jsonl", "*.jsonl"), "format": "jsonl"},
-    ]
-    with open(config, "w", encoding="utf-8") as f:
-        yaml.safe_dump(data, f, allow_unicode=True)
-    input_bytes = sum(os.path.getsize(os.path.join(d, n)) for d, _, names in os.walk(corpus) for n in names)
+    _, input_bytes, config = prepare(work, args.docs)
     extra = [f"--direct_running_mode={args.mode}", f"--direct_num_workers={args.workers}"]
 
     print(

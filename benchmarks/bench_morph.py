@@ -20,29 +20,11 @@ import sys
 import tempfile
 import time
 
-import yaml
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from synthetic_setup import REPO, prepare
 
 
 def _prepare(work: str, docs: int) -> str:
-    corpus = os.path.join(work, "corpus")
-    if not os.path.exists(corpus):
-        subprocess.run(
-            [sys.executable, "-m", "pipeline", "generate-corpus", "--docs", str(docs), "--out", corpus],
-            cwd=REPO,
-            check=True,
-        )
-    with open(os.path.join(REPO, "pipeline.yaml"), encoding="utf-8") as f:
-        data = yaml.safe_load(f)
-    data["output_root"] = os.path.join(work, "out")
-    data["inputs"] = [
-        {"glob": os.path.join(corpus, "kipo_xml", "*.xml"), "format": "kipo_xml"},
-        {"glob": os.path.join(corpus, "jsonl", "*.jsonl"), "format": "jsonl"},
-    ]
-    config = os.path.join(work, "pipeline.yaml")
-    with open(config, "w", encoding="utf-8") as f:
-        yaml.safe_dump(data, f, allow_unicode=True)
+    _, _, config = prepare(work, docs)
     subprocess.run(
         [sys.executable, "-m", "pipeline", "run", "--stages", "ingest,clean", "--config", config],
         cwd=REPO,

@@ -27,10 +27,9 @@ import sys
 import tempfile
 import time
 
-import yaml
+from synthetic_setup import REPO, prepare
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _cli(config: str, *args: str) -> None:
@@ -38,23 +37,6 @@ def _cli(config: str, *args: str) -> None:
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"{' '.join(args)} failed:\n{result.stderr[-3000:]}")
-
-
-def _config(work: str, corpus: str) -> str:
-    with open(os.path.join(REPO, "pipeline.yaml"), encoding="utf-8") as f:
-        data = yaml.safe_load(f)
-    data.pop("profiles", None)
-    data["output_root"] = os.path.join(work, "out")
-    data["inputs"] = [
-        {"glob": os.path.join(corpus, "kipo_xml", "*.xml"), "format": "kipo_xml"},
-        {"glob": os.path.join(corpus, "jsonl", "*.jsonl"), "format": "jsonl"},
-    ]
-    data["nouns"]["stop_list"] = os.path.join(REPO, data["nouns"]["stop_list"])
-    data["nouns"]["units_list"] = os.path.join(REPO, data["nouns"]["units_list"])
-    path = os.path.join(work, "pipeline.yaml")
-    with open(path, "w", encoding="utf-8") as f:
-        yaml.safe_dump(data, f, allow_unicode=True)
-    return path
 
 
 def count_only(text_glob: str, workers: int, mode: str) -> float:
@@ -86,15 +68,7 @@ def count_only(text_glob: str, workers: int, mode: str) -> float:
 def bench_count(args) -> None:
     cores = args.workers or os.cpu_count()
     work = args.keep or tempfile.mkdtemp(prefix="bench_nouns_")
-    corpus = os.path.join(work, "corpus")
-    if not os.path.exists(corpus):
-        subprocess.run(
-            [sys.executable, "-m", "pipeline", "generate-corpus", "--docs", str(args.docs), "--out", corpus],
-            cwd=REPO,
-            check=True,
-            capture_output=True,
-        )
-    config = _config(work, corpus)
+    _, _, config = prepare(work, args.docs)
     if not os.path.exists(os.path.join(work, "out", "clean", "manifest.json")):
         _cli(config, "run", "--to", "clean")
     text_dir = os.path.join(work, "out", "clean", "text")

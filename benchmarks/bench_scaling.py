@@ -21,53 +21,12 @@ import os
 import sys
 import tempfile
 
-import yaml
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_ingest_clean import REPO, run_stage  # noqa: E402
+from bench_ingest_clean import run_stage  # noqa: E402
+from synthetic_setup import prepare  # noqa: E402
 
 KORPAT_PUBLICATIONS = 4_065_519
 JOB_STARTUP_S = 240  # Dataflow worker pool start-up per job, a typical figure
-
-
-def _corpus(work: str, docs: int) -> str:
-    import subprocess
-
-    corpus = os.path.join(work, f"corpus_{docs}")
-    if not os.path.exists(corpus):
-        subprocess.run(
-            [sys.executable, "-m", "pipeline", "generate-corpus", "--docs", str(docs), "--out", corpus],
-            cwd=REPO,
-            check=True,
-            capture_output=True,
-        )
-    return corpus
-
-
-def _config(work: str, docs: int, corpus: str) -> str:
-    with open(os.path.join(REPO, "pipeline.yaml"), encoding="utf-8") as f:
-        data = yaml.safe_load(f)
-    data.pop("profiles", None)
-    data["output_root"] = os.path.join(work, f"out_{docs}")
-    data["inputs"] = [
-        {"glob": os.path.join(corpus, "kipo_xml", "*.xml"), "format": "kipo_xml"},
-        {"glob": os.path.join(corpus, "jsonl", "*.jsonl"), "format": "jsonl"},
-    ]
-    for section in ("nouns", "dictionary"):
-        for key, value in list((data.get(section) or {}).items()):
-            if isinstance(value, str) and os.path.isfile(os.path.join(REPO, value)):
-                data[section][key] = os.path.join(REPO, value)
-            elif isinstance(value, list):
-                data[section][key] = [
-                    os.path.join(REPO, v)
-                    if isinstance(v, str) and os.path.isfile(os.path.join(REPO, v))
-                    else v
-                    for v in value
-                ]
-    path = os.path.join(work, f"pipeline_{docs}.yaml")
-    with open(path, "w", encoding="utf-8") as f:
-        yaml.safe_dump(data, f, allow_unicode=True)
-    return path
 
 
 def main(argv=None) -> None:
@@ -82,11 +41,7 @@ def main(argv=None) -> None:
     work = args.keep or tempfile.mkdtemp(prefix="bench_scaling_")
     results: dict[int, dict[str, dict]] = {}
     for docs in sizes:
-        corpus = _corpus(work, docs)
-        input_bytes = sum(
-            os.path.getsize(os.path.join(d, n)) for d, _, names in os.walk(corpus) for n in names
-        )
-        config = _config(work, docs, corpus)
+        _, input_bytes, config = prepare(work, docs, suffix=f"_{docs}")
         results[docs] = {}
         for stage in stages:
             seconds, memory = run_stage(config, stage, [])
