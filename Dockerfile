@@ -7,7 +7,15 @@
 #   docker push REGION-docker.pkg.dev/PROJECT/REPO/korpat-pipeline:TAG
 #
 # README, "Running on Dataflow", has the whole procedure.
+#
+# The same image runs the TFX steps on Vertex AI Pipelines
+# (`python -m pipeline compile-vertex`): each step's command is TFX's
+# `python -m tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor`.
+# For the GPU training step build it with CUDA's pip wheels:
+#
+#   docker build --build-arg WITH_CUDA=1 -t .../korpat-pipeline:TAG-gpu .
 FROM apache/beam_python3.11_sdk:2.59.0
+ARG WITH_CUDA=0
 
 WORKDIR /opt/korpat
 
@@ -17,11 +25,15 @@ WORKDIR /opt/korpat
 COPY requirements.txt requirements-tfx.txt ./
 RUN pip install --no-cache-dir --disable-pip-version-check --upgrade pip==24.3.1 \
  && pip install --no-cache-dir --disable-pip-version-check -r requirements.txt \
- && pip install --no-cache-dir --disable-pip-version-check --no-deps --ignore-requires-python -r requirements-tfx.txt
+ && pip install --no-cache-dir --disable-pip-version-check --no-deps --ignore-requires-python -r requirements-tfx.txt \
+ && if [ "$WITH_CUDA" = 1 ]; then \
+      pip install --no-cache-dir --disable-pip-version-check "tensorflow[and-cuda]==2.16.2"; \
+    fi
 
 # The package itself (what .dockerignore lets through: pyproject.toml, README.md,
 # pipeline/, components/, tfrecords_schema/).
 COPY . .
 RUN pip install --no-cache-dir --disable-pip-version-check --no-deps . \
  && python -c "import apache_beam, pipeline.clean, pipeline.ingest; assert apache_beam.__version__ == '2.59.0'" \
+ && python -c "import components.pipeline_factory, components.trainer.run, tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor" \
  && python -c "import mecab; assert mecab.MeCab().nouns('반도체 기판을 세정한다'), 'mecab-ko dictionary missing'"

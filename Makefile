@@ -8,6 +8,7 @@ setup:
 
 demo: setup
 	$(PY) -m pipeline run
+	$(PY) -m pipeline finetune
 	$(PY) -m pipeline status
 
 test: setup

@@ -1,11 +1,12 @@
 """Stage `tfrecords`: BERT instances per second and MB/s of morpheme text per core, at 1x and 10x.
 
     .venv/bin/python benchmarks/bench_tfrecords.py [--vocab output/demo/vocab/bert/vocab.txt] [--scales 1,10]
+        [--dupe-factor 10,1]
 
 Copies the demo corpus's morph shards `scale` times (each copy a new set of
 publications), keeps the documents per bucket constant (num_buckets = 8 x
 scale), and runs the stage's `BuildPretrainingRecords` for bert-128 (dupe_factor
-10, GZIP, 8 shards) on DirectRunner in_memory with one worker, in a child
+10 and 1, GZIP, 8 shards) on DirectRunner in_memory with one worker, in a child
 process per scale. Prints wall and CPU seconds, instances/s and MB/s of
 morpheme text per CPU second, the process's peak RSS (DirectRunner in_memory
 holds the whole shuffle in this process, so this grows with the corpus), and
@@ -64,9 +65,9 @@ def bucket_working_set(folder: str, vocab: str, config: TfrecordsConfig) -> tupl
     fn.setup()
     buckets: dict = {}
     for path in beam_io.list_files(os.path.join(folder, "part-*.parquet")):
-        for key, value in fn.process(path):
-            buckets.setdefault(key, []).append(value)
-    key = max(buckets, key=lambda k: len(buckets[k]))
+        for key, batch in fn.process(path):
+            buckets.setdefault(key, []).append(batch)
+    key = max(buckets, key=lambda k: sum(map(len, buckets[k])))
     spec = R.output_specs(config)[0]
     build = R.BuildExamples(spec, vocab, config)
     build.setup()
@@ -121,39 +122,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vocab", default=os.path.join(REPO, "output", "demo", "vocab", "bert", "vocab.txt"))
     parser.add_argument("--scales", default="1,10")
-    parser.add_argument("--dupe-factor", type=int, default=10)
+    parser.add_argument("--dupe-factor", default="10,1", help="comma-separated: one run per value and scale")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     random.seed(0)
     if args.one:
-        print(json.dumps(run_scale(args.one, args.vocab, args.dupe_factor)))
+        print(json.dumps(run_scale(args.one, args.vocab, int(args.dupe_factor))))
         return 0
-    results = []
-    for scale in map(int, args.scales.split(",")):
-        out = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--one",
-                str(scale),
-                "--vocab",
-                args.vocab,
-                "--dupe-factor",
-                str(args.dupe_factor),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        print(results[-1], flush=True)
-    if len(results) >= 2:
-        a, b = results[0], results[-1]
-        print(
-            f"{b['scale']}x vs {a['scale']}x: throughput {b['mb_per_cpu_s'] / a['mb_per_cpu_s']:.2f}x, "
-            f"bucket working set {b['bucket_working_set_mb'] / a['bucket_working_set_mb']:.2f}x, "
-            f"process RSS {b['peak_rss_mb'] / a['peak_rss_mb']:.2f}x"
-        )
+    for dupe_factor in args.dupe_factor.split(","):
+        results = []
+        for scale in map(int, args.scales.split(",")):
+            command = [sys.executable, __file__, "--one", str(scale), "--vocab", args.vocab]
+            out = subprocess.run(
+                [*command, "--dupe-factor", dupe_factor], capture_output=True, text=True, check=True
+            )
+            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(results[-1], flush=True)
+        if len(results) >= 2:
+            a, b = results[0], results[-1]
+            print(
+                f"dupe_factor {dupe_factor}, {b['scale']}x vs {a['scale']}x: "
+                f"throughput {b['mb_per_cpu_s'] / a['mb_per_cpu_s']:.2f}x, "
+                f"bucket working set {b['bucket_working_set_mb'] / a['bucket_working_set_mb']:.2f}x, "
+                f"process RSS {b['peak_rss_mb'] / a['peak_rss_mb']:.2f}x",
+                flush=True,
+            )
     return 0
 
 

@@ -8,6 +8,10 @@
     python -m pipeline generate-corpus --docs N --out DIR   # synthetic corpus for benchmarks
     python -m pipeline bad-inputs [--out DIR]       # ingest+clean on a bad-input corpus, table of outcomes
     python -m pipeline tokenize "문장" --vocab PATH [--user-dict PATH] [--mode korpat|fast]
+    python -m pipeline stats PATH_OR_GLOB            # figures and an HTML report of TFRecords
+    python -m pipeline train [--force]              # TFX pretraining (the train stage)
+    python -m pipeline finetune [--export DIR]      # CPC-section classification on an export
+    python -m pipeline compile-vertex --out FILE    # the TFX pipeline as a Vertex AI spec (offline)
 
 Global options (before or after the subcommand): `--config PATH`, `--profile NAME`
 (merge `profiles.NAME` of the config over the rest, e.g. `--profile dataflow`), `--set KEY=VALUE`
@@ -119,6 +123,25 @@ def _parser() -> argparse.ArgumentParser:
     job.add_argument("names", nargs="*", metavar="STAGE", help="stages to build (default: all)")
     job.add_argument("--out", metavar="DIR", help="write DIR/<stage>.json instead of printing the jobs")
 
+    tr = sub.add_parser(
+        "train", parents=[common], help="TFX pretraining of BERT/ELECTRA on the tfrecords (stage train)"
+    )
+    tr.add_argument("--force", action="store_true", help="run even if up to date (TFX's cache still applies)")
+
+    ft = sub.add_parser(
+        "finetune", parents=[common], help="fine-tune a pretrained encoder on CPC-labelled sentences"
+    )
+    ft.add_argument("--export", metavar="DIR", help="an export folder (default: the train stage's newest)")
+    ft.add_argument("--data", metavar="TSV", help="label<TAB>sentence file (default: finetune.data)")
+    ft.add_argument("--out", metavar="DIR", help="where the report goes (default: <output_root>/finetune)")
+
+    cv = sub.add_parser(
+        "compile-vertex",
+        parents=[common],
+        help="compile the TFX pipeline for Vertex AI Pipelines (offline; nothing is submitted)",
+    )
+    cv.add_argument("--out", required=True, metavar="FILE", help="pipeline spec JSON to write")
+
     cfg = sub.add_parser("config", parents=[common], help="print the resolved config")
     cfg.add_argument("--explain", action="store_true", help="list every setting with its help text")
     return parser
@@ -142,8 +165,17 @@ def _build_jobs(config, stages, names: Sequence[str], out: str | None, beam_args
 
     from pipeline import beam_io, dataflow, runner
 
+    beam_stages = [name for name, stage in stages.items() if stage.build is not None]
+    for name in names:
+        if name in stages and stages[name].build is None:
+            print(
+                f"error: stage {name} is a TFX pipeline, not a Beam job; compile it for Vertex AI "
+                "with `python -m pipeline compile-vertex`",
+                file=sys.stderr,
+            )
+            return 2
     try:
-        names = runner.select_stages(list(stages), names or None)
+        names = runner.select_stages(beam_stages, names or None)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -221,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.config,
             tuple(args.overrides),
             # These two must work offline: they never list the inputs.
-            check_inputs=args.command not in ("config", "build-job"),
+            check_inputs=args.command not in ("config", "build-job", "compile-vertex", "finetune"),
             profile=args.profile,
         )
     except ConfigError as e:
@@ -236,12 +268,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "build-job":
         return _build_jobs(config, stages, args.names, args.out, beam_args)
+    if args.command == "compile-vertex":
+        from pipeline.train import compile_vertex_command
+
+        try:
+            return compile_vertex_command(config, args.out)
+        except ConfigError as e:
+            print(f"config error: {e}", file=sys.stderr)
+            return 2
+    if args.command == "finetune":
+        from pipeline.finetune import finetune_command
+
+        return finetune_command(config, args.export, args.data, args.out)
     if args.command == "status":
         for s in runner.stage_status(config, stages):
             print(f"{s.name:<12} {s.state:<11} {s.detail}")
         return 0
 
-    if args.command == "stage":
+    if args.command == "train":
+        names, force = ["train"], args.force
+    elif args.command == "stage":
         names, force = [args.name], True
         if args.name not in stages:
             print(f"error: unknown stage {args.name!r}; stages are: {', '.join(stages)}", file=sys.stderr)

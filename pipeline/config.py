@@ -166,6 +166,12 @@ class NounsConfig:
         "survive min_eojeol_count the threshold is raised until they fit, and the manifest says so.",
         minimum=1,
     )
+    scoring_min_ram: str = _field(
+        "",
+        "Beam resource hint for the central scoring step, e.g. '16GB' (about 2.6 KB per kept eojeol "
+        "plus headroom). Dataflow honours it per step with Dataflow Prime "
+        "(--dataflow_service_options=enable_prime); otherwise choose runner.machine_type for it.",
+    )
     max_left_length: int = _field(
         10, "soynlp max_left_length: longest noun candidate (L part of an eojeol).", minimum=2
     )
@@ -374,6 +380,92 @@ class TfrecordsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TrainPhase:
+    output: str = _field("bert-128", "A tfrecords output to train on (bert-L or electra-L).")
+    steps: int = _field(60, "Training steps of this phase (global batches).", minimum=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    phases: tuple[TrainPhase, ...] = _field(
+        (TrainPhase("bert-128", 60), TrainPhase("electra-128", 60)),
+        "What to pretrain, in order. Phases of one model type chain: each starts from the "
+        "previous one's weights (KorPatBERT: bert-128 for 90% of steps, then bert-512).",
+    )
+    model_size: Literal["tiny", "small", "base"] = _field(
+        "tiny",
+        "Encoder preset: tiny (demo and tests), small, or base = KorPatBERT's BERT-base "
+        "(12 layers, hidden 768, 12 heads, intermediate 3072, 512 positions, gelu, dropout 0.1).",
+    )
+    global_batch_size: int = _field(
+        16, "Examples per step over all replicas (each replica gets an equal part).", minimum=1
+    )
+    learning_rate: float = _field(
+        0.0,
+        "Peak AdamW learning rate (after warm-up); 0: the model size's default "
+        "(tiny 2e-3, small 5e-4, base 1e-4, KorPatBERT's).",
+        minimum=0.0,
+    )
+    warmup_steps: int = _field(10, "Linear warm-up steps; then linear decay to 0.", minimum=0)
+    weight_decay: float = _field(0.01, "AdamW weight decay.", minimum=0.0)
+    eval_steps: int = _field(10, "Batches of Split-eval evaluated after training.", minimum=0)
+    checkpoint_every: int = _field(
+        20, "Save a checkpoint every N steps; a killed run resumes from the last one.", minimum=1
+    )
+    summary_every: int = _field(10, "TensorBoard summaries and a progress line every N steps.", minimum=1)
+    keep_checkpoints: int = _field(3, "Checkpoints kept per phase.", minimum=1)
+    mixed_precision: Literal["auto", "on", "off"] = _field(
+        "auto", "mixed_float16: auto = on when training on GPUs."
+    )
+    cpu_replicas: int = _field(
+        2,
+        "Without a GPU, split the CPU into this many logical devices so MirroredStrategy runs "
+        "with that many replicas (how the multi-GPU path is exercised on CPU); 1: no split.",
+        minimum=1,
+    )
+    seed: int = _field(0, "Seed of initialisation, input shuffling and ELECTRA's dynamic masks.")
+    enable_cache: bool = _field(
+        True, "TFX caching: nodes whose inputs and settings are unchanged are not re-executed."
+    )
+    fail_on_anomalies: bool = _field(
+        True, "Stop before training when ExampleValidator finds anomalies against the schema."
+    )
+    schema_dir: str = _field(
+        "",
+        "Folder of <output>/schema.pbtxt that ImportSchemaGen imports; empty: the project's "
+        "tfrecords_schema/ (with v2_feature_names, the copy beside the records).",
+    )
+    # Managed training (Vertex AI Pipelines): used by `python -m pipeline compile-vertex`.
+    vertex_image: str = _field(
+        "", "Container image (Python 3.11, this package, TFX 1.16) for Vertex AI pipeline steps."
+    )
+    vertex_machine_type: str = _field("a2-highgpu-8g", "Vertex AI training machine type.")
+    vertex_accelerator_type: str = _field("NVIDIA_TESLA_A100", "Vertex AI accelerator type.")
+    vertex_accelerator_count: int = _field(8, "GPUs per training machine (MirroredStrategy).", minimum=0)
+    vertex_replica_count: int = _field(
+        1, "Training machines; more than 1 uses MultiWorkerMirroredStrategy.", minimum=1
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneConfig:
+    data: str = _field(
+        "data/demo/cpc_sentences.tsv",
+        "Labelled sentences, one `label<TAB>sentence` per line (KorPatBERT's lm_test_data.tsv layout).",
+    )
+    model: Literal["bert", "electra"] = _field(
+        "bert", "Which pretrained encoder to fine-tune: the train stage's newest bert or electra export."
+    )
+    max_len: int = _field(128, "Tokens per example, [CLS] and [SEP] included.", minimum=8)
+    epochs: int = _field(3, "Passes over the training split.", minimum=1)
+    batch_size: int = _field(32, "Examples per step.", minimum=1)
+    learning_rate: float = _field(3e-5, "Adam learning rate (KorPatBERT's fine-tuning value).", minimum=0.0)
+    dev_percent: float = _field(10.0, "Share of sentences held out for dev.", minimum=0.0, maximum=50.0)
+    test_percent: float = _field(10.0, "Share of sentences held out for test.", minimum=1.0, maximum=50.0)
+    seed: int = _field(0, "Seed of the split, initialisation and shuffling.")
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     output_root: str = _field("output", "Root folder (or gs:// prefix) for every stage's output.")
     inputs: tuple[InputSpec, ...] = _field((), "Input globs with their formats.")
@@ -385,6 +477,8 @@ class PipelineConfig:
     morph: MorphConfig = _field(MorphConfig(), "Stage morph.")
     vocab: VocabConfig = _field(VocabConfig(), "Stage vocab.")
     tfrecords: TfrecordsConfig = _field(TfrecordsConfig(), "Stage tfrecords.")
+    train: TrainConfig = _field(TrainConfig(), "Stage train (TFX pretraining).")
+    finetune: FinetuneConfig = _field(FinetuneConfig(), "`python -m pipeline finetune` (CPC check).")
     # Where the file was loaded from; relative paths are resolved against it.
     base_dir: str = dataclasses.field(default=".", metadata={"internal": True})
     # The `profiles:` entry merged over the file (--profile), "" for none.
@@ -568,6 +662,12 @@ def validate(config: PipelineConfig, check_inputs: bool = True) -> None:
         if not re.fullmatch(r"(bert|electra)-(128|256|384|512)", name):
             raise ConfigError(
                 f"tfrecords.outputs: {name!r} is not bert-L or electra-L (L in 128/256/384/512)"
+            )
+    for i, phase in enumerate(config.train.phases):
+        if phase.output not in config.tfrecords.outputs:
+            raise ConfigError(
+                f"train.phases[{i}].output: {phase.output!r} is not among tfrecords.outputs "
+                f"{list(config.tfrecords.outputs)}"
             )
 
 

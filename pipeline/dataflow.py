@@ -69,8 +69,20 @@ def describe_job(name: str, job) -> dict[str, Any]:
         "stage": name,
         "container_images": container_images(job.proto_pipeline),
         "transforms": sorted(t.unique_name for t in components.transforms.values() if t.unique_name),
+        "resource_hints": resource_hints(job.proto_pipeline),
         "job": json.loads(str(job)),
     }
+
+
+def resource_hints(pipeline_proto) -> dict[str, dict[str, str]]:
+    """Leaf transform -> its Beam resource hints (e.g. min_ram for noun scoring)."""
+    components = pipeline_proto.components
+    hints = {}
+    for transform in components.transforms.values():
+        env = components.environments.get(transform.environment_id)
+        if env is not None and env.resource_hints and not transform.subtransforms:
+            hints[transform.unique_name] = {k: v.decode() for k, v in sorted(env.resource_hints.items())}
+    return dict(sorted(hints.items()))
 
 
 def container_images(pipeline_proto) -> list[str]:

@@ -665,8 +665,16 @@ class ExtractNouns(beam.PTransform):
             | "JoinShards" >> beam_io.JoinByShard(n)
             | "WriteShards" >> beam.ParDo(WriteCountShard(self._output_dir, n))
             | "Histogram" >> beam.CombineGlobally(merge_histograms)
-            | "Score" >> beam.ParDo(ScoreNouns(config, self._rules, self._output_dir, n))
+            | "Score" >> self._score()
         )
+
+    def _score(self) -> beam.PTransform:
+        score = beam.ParDo(ScoreNouns(self._config, self._rules, self._output_dir, self._num_shards))
+        # The one step that needs a big worker (~2.6 KB per kept eojeol): with
+        # Dataflow Prime's right fitting only this step gets the large machine.
+        if self._config.scoring_min_ram:
+            score = score.with_resource_hints(min_ram=self._config.scoring_min_ram)
+        return score
 
 
 # ------------------------------------------------------------------ stage

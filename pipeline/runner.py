@@ -35,7 +35,19 @@ from pipeline.config import DATAFLOW_FLAGS, PipelineConfig, resolve_path, sectio
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-LIBRARIES = ("apache-beam", "pyarrow", "defusedxml", "tensorflow", "python-mecab-ko", "soynlp")
+LIBRARIES = (
+    "apache-beam",
+    "pyarrow",
+    "defusedxml",
+    "tensorflow",
+    "tensorflow-text",
+    "tensorflow-data-validation",
+    "tfx",
+    "tf-models-official",
+    "python-mecab-ko",
+    "soynlp",
+    "sentencepiece",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +64,7 @@ class Stage:
     name: str
     upstream: tuple[str, ...]
     versions: Mapping[str, str]  # rule versions recorded in the manifest
-    build: Callable[[beam.Pipeline, StageContext], None]
+    build: Callable[[beam.Pipeline, StageContext], None] | None
     description: str = ""
     # Counters that always appear in the manifest, 0 when never incremented,
     # so the stage's accounting identity can be checked from the manifest.
@@ -63,11 +75,17 @@ class Stage:
     # Runs after the Beam job succeeds; what it returns goes into the manifest
     # under "report" (figures a stage computes about its own output).
     finalize: Callable[[StageContext], dict] | None = None
+    # A stage that is not a Beam job (train runs TFX) does its work here and
+    # returns its counters; `build` is then None.
+    execute: Callable[[StageContext, Sequence[str]], Mapping[str, int]] | None = None
+    # Keep the previous output when rerunning (train's ML Metadata, checkpoints
+    # and exports are what let a rerun resume); only the manifest is removed.
+    keep_output: bool = False
 
 
 def stage_table() -> dict[str, Stage]:
     """The stages in run order. Imported lazily so `--help` stays fast."""
-    from pipeline import clean, dictionary, ingest, morph, nouns, tfrecords, vocab
+    from pipeline import clean, dictionary, ingest, morph, nouns, tfrecords, train, vocab
 
     stages = [
         ingest.STAGE,
@@ -77,6 +95,7 @@ def stage_table() -> dict[str, Stage]:
         morph.STAGE,
         vocab.STAGE,
         tfrecords.STAGE,
+        train.STAGE,
     ]
     return {s.name: s for s in stages}
 
@@ -251,19 +270,27 @@ def run_stage(
 
     # Remove the old manifest first: from here on the folder is "incomplete"
     # until the new manifest lands, whatever happens to this process.
-    beam_io.delete_tree(out_dir)
+    if stage.keep_output:
+        manifest_path = FileSystems.join(out_dir, MANIFEST)
+        if FileSystems.exists(manifest_path):
+            FileSystems.delete([manifest_path])
+    else:
+        beam_io.delete_tree(out_dir)
     context = stage_context(config, stage)
     print(f"[{stage.name}] running: {stage.description}", file=sys.stderr)
     started = time.time()
     options = beam_options(config, extra_args)
-    p = beam.Pipeline(options=options)
-    stage.build(p, context)
-    result = p.run()
-    result.wait_until_finish()
-    beam_io.delete_tree(FileSystems.join(out_dir, beam_io.TMP_DIR))
-    finished = time.time()
     counters = {name: 0 for name in stage.accounting}
-    counters.update(_counters(result, stage.name))
+    if stage.execute is not None:
+        counters.update(stage.execute(context, extra_args))
+    else:
+        p = beam.Pipeline(options=options)
+        stage.build(p, context)
+        result = p.run()
+        result.wait_until_finish()
+        beam_io.delete_tree(FileSystems.join(out_dir, beam_io.TMP_DIR))
+        counters.update(_counters(result, stage.name))
+    finished = time.time()
     counters = dict(sorted(counters.items()))
     manifest = {
         "stage": stage.name,
@@ -274,7 +301,7 @@ def run_stage(
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)),
         "seconds": round(finished - started, 2),
-        "runner": options.get_all_options().get("runner"),
+        "runner": options.get_all_options().get("runner") if stage.execute is None else "tfx-local",
         "libraries": library_versions(),
     }
     if stage.upstream == ():

@@ -36,6 +36,16 @@ generator; instances are dealt round-robin to shards (bucket by bucket, in
 bucket order), so shard sizes differ by at most one example, and each shard is
 written sorted by sort key: a global shuffle that is byte-identical whatever the
 runner or the number of workers.
+
+Speed: the per-instance work is kept off per-token Python where the draws
+allow it. Sentences are split once per bucket into (ids, start bytes), so
+segments are list/bytes slices and an instance's group bounds one numpy call;
+truncation counts its cuts, then slices; masking shuffles group indices
+lazily. Examples are written as protobuf wire bytes by `tfrecords_fast`, and
+the TFRecord files framed and gzipped there too, without TensorFlow. None of
+this changes a random draw or a byte of output: the files are the ones the
+token-by-token, tf.train.Example and tf.io.TFRecordWriter path wrote
+(tests/test_tfrecords.py checks each piece against it).
 """
 
 from __future__ import annotations
@@ -46,17 +56,21 @@ import os
 import random
 import tempfile
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import chain
+from operator import getitem
+from typing import Any
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipeline import beam_io
 from pipeline.config import TfrecordsConfig
 from pipeline.runner import Stage, StageContext
+from pipeline.tfrecords_fast import BertExampleWriter, example_bytes, write_tfrecord_file
 from pipeline.tokenizer import LAYOUTS, Tokenizer
 
 NAME = "tfrecords"
@@ -125,6 +139,8 @@ class PieceCache:
         self._tokenizer = tokenizer
         self._ids = tokenizer._token_dict
         self._cache: dict[str, tuple[int, ...]] = {}
+        self._whole: dict[str, dict[str, tuple[int, ...]]] = {}
+        self._plain: dict[str, dict[str, tuple[int, ...]]] = {}
         self._max_size = max_size
 
     def __call__(self, morpheme: str) -> tuple[int, ...]:
@@ -135,6 +151,39 @@ class PieceCache:
                 self._cache.clear()
             self._cache[morpheme] = found
         return found
+
+    def encode_sentence(self, morphemes: str, word_starts: str, whole_word: bool = True) -> list[int]:
+        """`encode_sentence(morphemes, word_starts, self, whole_word)`, faster.
+
+        Each morpheme's encoded tokens are memoised per mark ('0' or '1'), so a
+        sentence is two lookups per morpheme done by `map`, no Python loop.
+        """
+        cache = self._whole if whole_word else self._plain
+        words = morphemes.split(" ")
+        try:
+            out = list(chain.from_iterable(map(getitem, map(cache.__getitem__, words), word_starts)))
+        except KeyError:  # a new morpheme (or a mark that is neither '0' nor '1')
+            if len(cache) + len(words) > self._max_size:
+                cache.clear()
+            for word in words:
+                if word not in cache:
+                    cache[word] = self._by_mark(word, whole_word)
+            try:
+                out = list(chain.from_iterable(map(getitem, map(cache.__getitem__, words), word_starts)))
+            except KeyError:
+                return encode_sentence(morphemes, word_starts, self, whole_word)
+        if out and whole_word:
+            out[0] |= 1
+        return out
+
+    def _by_mark(self, morpheme: str, whole_word: bool) -> dict[str, tuple[int, ...]]:
+        """mark -> the morpheme's encoded tokens, as `encode_sentence` gives them."""
+        ids = self(morpheme)
+        if not whole_word:
+            every = tuple(i * 2 + 1 for i in ids)
+            return {"0": every, "1": every}
+        inner = tuple(i * 2 for i in ids)
+        return {"0": inner, "1": tuple(t | (k == 0) for k, t in enumerate(inner))}
 
 
 # ------------------------------------------------------------------ BERT instances
@@ -178,14 +227,35 @@ class BertInstance:
     is_random_next: bool
 
 
-def truncate_seq_pair(tokens_a: list, tokens_b: list, max_num_tokens: int, rng: random.Random) -> None:
-    """Google's: drop from the longer side, from its front or back at random."""
-    while len(tokens_a) + len(tokens_b) > max_num_tokens:
-        trunc = tokens_a if len(tokens_a) > len(tokens_b) else tokens_b
-        if rng.random() < 0.5:
-            del trunc[0]
+def truncation(len_a: int, len_b: int, max_num_tokens: int, rng: random.Random) -> tuple[int, int, int, int]:
+    """Google's truncate_seq_pair, counted: (front of A, back of A, front of B, back of B) to drop.
+
+    The same draws as Google's token-by-token loop: one per token dropped, from
+    the longer side, front or back at random.
+    """
+    random_ = rng.random
+    front_a = back_a = front_b = back_b = 0
+    while len_a + len_b > max_num_tokens:
+        if len_a > len_b:
+            if random_() < 0.5:
+                front_a += 1
+            else:
+                back_a += 1
+            len_a -= 1
         else:
-            trunc.pop()
+            if random_() < 0.5:
+                front_b += 1
+            else:
+                back_b += 1
+            len_b -= 1
+    return front_a, back_a, front_b, back_b
+
+
+def truncate_seq_pair(tokens_a: list, tokens_b: list, max_num_tokens: int, rng: random.Random) -> None:
+    """Google's, in place: drop from the longer side, from its front or back at random."""
+    front_a, back_a, front_b, back_b = truncation(len(tokens_a), len(tokens_b), max_num_tokens, rng)
+    tokens_a[:] = tokens_a[front_a : len(tokens_a) - back_a]
+    tokens_b[:] = tokens_b[front_b : len(tokens_b) - back_b]
 
 
 def mask_tokens(
@@ -208,83 +278,125 @@ def mask_tokens(
     if bounds[0] != 0:
         bounds.insert(0, 0)
     specials = set(special)
-    groups = [range(b, e) for b, e in zip(bounds, bounds[1:], strict=False) if b not in specials]
+    candidates = [k for k, b in enumerate(bounds[:-1]) if b not in specials]
+    return mask_groups(ids, bounds, candidates, params, rng)
+
+
+def mask_groups(
+    ids: list[int], bounds: list[int], candidates: list[int], params: BertParams, rng: random.Random
+) -> tuple[list[int], list[int], list[int]]:
+    """Masking over candidate groups -> (ids, positions, labels), positions sorted.
+
+    Group k is positions [bounds[k], bounds[k + 1]); `candidates` lists the
+    groups that may be masked, in position order; it is used up (shuffled in place).
+    """
     output = list(ids)
     num_to_predict = min(params.max_predictions_per_seq, max(1, int(round(len(ids) * params.masked_lm_prob))))
-    masked: list[tuple[int, int]] = []
+    positions: list[int] = []
+    mask_id, low, span = params.mask_id, params.random_low, params.random_high - params.random_low
     # Google shuffles every candidate, then takes groups in order until full.
     # A Fisher-Yates shuffle drawn lazily gives the same distribution and
     # stops after the ~20 groups it needs instead of drawing ~120.
-    n, k = len(groups), 0
+    n, k, taken = len(candidates), 0, 0
     random_ = rng.random
-    while k < n and len(masked) < num_to_predict:
+    while k < n and taken < num_to_predict:
         j = k + int(random_() * (n - k))
-        groups[k], groups[j] = groups[j], groups[k]
-        group = groups[k]
+        group = candidates[j]
+        candidates[j] = candidates[k]  # slot k is never read again
         k += 1
-        if len(masked) + len(group) > num_to_predict:
+        begin, end = bounds[group], bounds[group + 1]
+        if taken + end - begin > num_to_predict:
             continue
         # Groups never overlap, so Google's covered-index check is always false here.
-        for index in group:
+        for index in range(begin, end):
             if random_() < 0.8:
-                token = params.mask_id
-            elif random_() < 0.5:
-                token = ids[index]
-            else:
-                token = params.random_low + int(random_() * (params.random_high - params.random_low))
-            output[index] = token
-            masked.append((index, ids[index]))
-    masked.sort()
-    return output, [p for p, _ in masked], [label for _, label in masked]
+                output[index] = mask_id
+            elif random_() >= 0.5:  # else kept
+                output[index] = low + int(random_() * span)
+        positions += range(begin, end)
+        taken += end - begin
+    positions.sort()
+    return output, positions, [ids[p] for p in positions]
+
+
+# Inside instance building a sentence is (ids, starts): its piece ids, and one
+# byte per piece, 1 where the piece begins a masking group. Segments are then
+# list and bytes concatenations and slices, and the group bounds of an
+# instance one numpy call, instead of per-token Python work.
+Sentence = tuple[list[int], bytes]
+
+
+def split_tokens(tokens: list[int]) -> Sentence:
+    """Encoded tokens (id * 2 + start) -> (ids, starts)."""
+    return [t >> 1 for t in tokens], bytes([t & 1 for t in tokens])
 
 
 def create_instances_from_document(
     documents: list[list[list[int]]], document_index: int, params: BertParams, rng: random.Random
 ) -> list[BertInstance]:
     """Google's create_instances_from_document on encoded tokens (id * 2 + start)."""
+    split = [[split_tokens(s) for s in d] for d in documents]
+    return instances_from_document(split, document_index, params, rng)
+
+
+def instances_from_document(
+    documents: list[list[Sentence]], document_index: int, params: BertParams, rng: random.Random
+) -> list[BertInstance]:
+    """Google's create_instances_from_document on (ids, starts) sentences."""
     document = documents[document_index]
     max_num_tokens = params.max_seq_length - 3
     target_seq_length = max_num_tokens
     if rng.random() < params.short_seq_prob:
         target_seq_length = rng.randint(2, max_num_tokens)
     instances = []
-    current_chunk: list[list[int]] = []
+    current_chunk: list[Sentence] = []
     current_length = 0
-    i = 0
+    # randint(a, b) is a + _randbelow(b - a + 1) in CPython: the same draws
+    # without two Python-level calls in between.
+    below = rng._randbelow
+    n_documents, i = len(documents), 0
     while i < len(document):
         segment = document[i]
         current_chunk.append(segment)
-        current_length += len(segment)
+        current_length += len(segment[0])
         if i == len(document) - 1 or current_length >= target_seq_length:
             if current_chunk:
                 a_end = 1
                 if len(current_chunk) >= 2:
-                    a_end = rng.randint(1, len(current_chunk) - 1)
-                tokens_a = [t for j in range(a_end) for t in current_chunk[j]]
-                tokens_b: list[int] = []
+                    a_end = 1 + below(len(current_chunk) - 1)
+                ids_a, starts_a = _join(current_chunk[:a_end])
                 if len(current_chunk) == 1 or rng.random() < 0.5:
                     is_random_next = True
-                    target_b_length = target_seq_length - len(tokens_a)
+                    target_b_length = target_seq_length - len(ids_a)
                     # Google tries 10 times to draw another document; with one
                     # document in the bucket it falls back to the same one.
                     for _ in range(10):
-                        random_document_index = rng.randint(0, len(documents) - 1)
+                        random_document_index = below(n_documents)
                         if random_document_index != document_index:
                             break
                     random_document = documents[random_document_index]
-                    random_start = rng.randint(0, len(random_document) - 1)
+                    random_start = below(len(random_document))
+                    taken, length = [], 0
                     for j in range(random_start, len(random_document)):
-                        tokens_b.extend(random_document[j])
-                        if len(tokens_b) >= target_b_length:
+                        taken.append(random_document[j])
+                        length += len(random_document[j][0])
+                        if length >= target_b_length:
                             break
+                    ids_b, starts_b = _join(taken)
                     # The unused segments go back to the document.
                     i -= len(current_chunk) - a_end
                 else:
                     is_random_next = False
-                    tokens_b = [t for j in range(a_end, len(current_chunk)) for t in current_chunk[j]]
-                truncate_seq_pair(tokens_a, tokens_b, max_num_tokens, rng)
-                if tokens_a and tokens_b:
-                    instances.append(_bert_instance(tokens_a, tokens_b, is_random_next, params, rng))
+                    ids_b, starts_b = _join(current_chunk[a_end:])
+                len_a, len_b = len(ids_a), len(ids_b)
+                if len_a + len_b > max_num_tokens:
+                    front_a, back_a, front_b, back_b = truncation(len_a, len_b, max_num_tokens, rng)
+                    ids_a, starts_a = ids_a[front_a : len_a - back_a], starts_a[front_a : len_a - back_a]
+                    ids_b, starts_b = ids_b[front_b : len_b - back_b], starts_b[front_b : len_b - back_b]
+                if ids_a and ids_b:
+                    instances.append(
+                        _bert_instance(ids_a, starts_a, ids_b, starts_b, is_random_next, params, rng)
+                    )
                 else:
                     Metrics.counter(NAME, "instances_dropped_empty_segment").inc()
             current_chunk = []
@@ -293,29 +405,56 @@ def create_instances_from_document(
     return instances
 
 
-def _bert_instance(tokens_a, tokens_b, is_random_next, params, rng) -> BertInstance:
-    cls2, sep2 = params.cls_id * 2 + 1, params.sep_id * 2 + 1
-    tokens = [cls2, *tokens_a, sep2, *tokens_b, sep2]
-    ids = [t >> 1 for t in tokens]
-    starts = [t & 1 for t in tokens]
-    special = (0, len(tokens_a) + 1, len(tokens) - 1)
-    segment_ids = [0] * (len(tokens_a) + 2) + [1] * (len(tokens_b) + 1)
-    output, positions, labels = mask_tokens(ids, starts, special, params, rng)
+def _join(sentences: list[Sentence]) -> Sentence:
+    if len(sentences) == 1:
+        return sentences[0]
+    ids: list[int] = []
+    for sentence in sentences:
+        ids += sentence[0]
+    return ids, b"".join([s[1] for s in sentences])
+
+
+def _bert_instance(ids_a, starts_a, ids_b, starts_b, is_random_next, params, rng) -> BertInstance:
+    """Segments A and B as (ids, starts) -> the masked instance."""
+    len_a, len_b = len(ids_a), len(ids_b)
+    ids = [params.cls_id, *ids_a, params.sep_id, *ids_b, params.sep_id]
+    # Every special token and the piece after it begin a group.
+    starts = b"\x01\x01" + starts_a[1:] + b"\x01\x01" + starts_b[1:] + b"\x01"
+    bounds = np.frombuffer(starts, dtype=np.uint8).nonzero()[0].tolist()
+    bounds.append(len(ids))
+    # Groups 0 ([CLS]), the first [SEP]'s and the last one's are no candidates.
+    sep_a = bounds.index(len_a + 1)
+    candidates = [*range(1, sep_a), *range(sep_a + 1, len(bounds) - 2)]
+    output, positions, labels = mask_groups(ids, bounds, candidates, params, rng)
+    segment_ids = [0] * (len_a + 2) + [1] * (len_b + 1)
     return BertInstance(output, segment_ids, positions, labels, is_random_next)
 
 
 def bert_bucket_instances(
-    documents: list[list[list[int]]], params: BertParams, dupe_factor: int, rng: random.Random
-) -> list[BertInstance]:
-    """All instances of one bucket, as create_training_instances makes them (shuffled)."""
+    documents: list[list[list[int]]],
+    params: BertParams,
+    dupe_factor: int,
+    rng: random.Random,
+    finish: Callable[[BertInstance], Any] | None = None,
+) -> list:
+    """All instances of one bucket, as create_training_instances makes them (shuffled).
+
+    With `finish` (a serializer), each instance goes through it as soon as it
+    is made and only the result is kept: the shuffle draws on the count alone,
+    so the order is the same, and a bucket holds bytes, not lists of ints
+    (less memory, and far less for the cyclic GC to walk).
+    """
     documents = [d for d in documents if d]
     rng.shuffle(documents)
-    instances: list[BertInstance] = []
+    # Split once per bucket, not once per dupe_factor pass.
+    split = [[split_tokens(s) for s in d] for d in documents]
+    made: list = []
     for _ in range(dupe_factor):
-        for index in range(len(documents)):
-            instances.extend(create_instances_from_document(documents, index, params, rng))
-    rng.shuffle(instances)
-    return instances
+        for index in range(len(split)):
+            instances = instances_from_document(split, index, params, rng)
+            made.extend(map(finish, instances) if finish else instances)
+    rng.shuffle(made)
+    return made
 
 
 # ------------------------------------------------------------------ ELECTRA examples
@@ -524,8 +663,18 @@ def group_documents(sentences: Iterable[tuple[str, int, int, bytes]]) -> list[li
 # ------------------------------------------------------------------ Beam
 
 
+# Sentences per element out of TokenizeSentences: Beam's per-element cost
+# (coders, the shuffle) would otherwise exceed the cost of tokenizing one.
+SENTENCE_BATCH = 1000
+
+
 class TokenizeSentences(beam.DoFn):
-    """Morph shard path -> ((split, bucket), (doc key, paragraph, sentence, token bytes))."""
+    """Morph shard path -> ((split, bucket), [(doc key, paragraph, sentence, token bytes), ...]).
+
+    A shard's sentences come out in batches of up to SENTENCE_BATCH per
+    (split, bucket); `group_documents` sorts them, so batching changes nothing
+    downstream.
+    """
 
     def __init__(self, vocab_path: str, config: TfrecordsConfig, whole_word: bool) -> None:
         self._vocab_path, self._config, self._whole_word = vocab_path, config, whole_word
@@ -541,27 +690,39 @@ class TokenizeSentences(beam.DoFn):
         sentences = Metrics.counter(NAME, "sentences_in")
         empty = Metrics.counter(NAME, "sentences_empty")
         progress = beam_io.Progress(NAME, "sentences")
+        encode, whole_word = self._pieces.encode_sentence, self._whole_word
         columns = ["doc_id", "paragraph_index", "sentence_index", "morphemes", "word_starts"]
+        batches: dict[tuple[str, int], list] = {}
+        doc_id = key = None
+        n_in = n_empty = 0
         for row in beam_io.iter_parquet_rows(path, columns=columns):
-            sentences.inc()
+            n_in += 1
             progress.tick()
-            tokens = encode_sentence(row["morphemes"], row["word_starts"], self._pieces, self._whole_word)
+            tokens = encode(row["morphemes"], row["word_starts"], whole_word)
             if not tokens:
-                empty.inc()
+                n_empty += 1
                 continue
-            doc_id = row["doc_id"]
-            key = (split_of(doc_id, c.eval_percent), bucket_of(doc_id, c.num_buckets))
+            if row["doc_id"] != doc_id:  # a document's rows mostly come together: hash once
+                doc_id = row["doc_id"]
+                key = (split_of(doc_id, c.eval_percent), bucket_of(doc_id, c.num_buckets))
             value = (
                 document_key(row, c.document),
                 row["paragraph_index"],
                 row["sentence_index"],
                 array("I", tokens).tobytes(),
             )
-            yield key, value
+            batch = batches.setdefault(key, [])
+            batch.append(value)
+            if len(batch) >= SENTENCE_BATCH:
+                yield key, batches.pop(key)
+        sentences.inc(n_in)
+        empty.inc(n_empty)
+        for key in sorted(batches):
+            yield key, batches[key]
 
 
 class BuildExamples(beam.DoFn):
-    """((split, bucket), sentences) -> ((split, bucket), [(sort key, serialized example)])."""
+    """((split, bucket), sentence batches) -> ((split, bucket), [(sort key, serialized example)])."""
 
     def __init__(self, spec: OutputSpec, vocab_path: str, config: TfrecordsConfig) -> None:
         self._spec, self._vocab_path, self._config = spec, vocab_path, config
@@ -571,30 +732,33 @@ class BuildExamples(beam.DoFn):
 
         # Through FileSystems: the vocab may be on gs://.
         vocab = parse_vocab(beam_io.read_bytes(self._vocab_path).decode("utf-8"))
+        spec, c = self._spec, self._config
         self._cls, self._sep = vocab["[CLS]"], vocab["[SEP]"]
-        self._params = bert_params(vocab, self._spec.seq_length, self._spec.max_predictions, self._config)
+        self._params = bert_params(vocab, spec.seq_length, spec.max_predictions, c)
+        names = feature_spec("bert", spec.seq_length, spec.max_predictions, c.v2_feature_names)
+        self._write = BertExampleWriter(spec.seq_length, spec.max_predictions, list(names))
 
     def process(self, element):
-        (split, bucket), sentences = element
+        (split, bucket), batches = element
         spec, c = self._spec, self._config
         rng = random.Random(seed_for(c.seed, spec.name, split, bucket))
-        documents = group_documents(sentences)
+        documents = group_documents(chain.from_iterable(batches))
         if spec.flavour == "bert":
-            made = [
-                bert_features(x, spec.seq_length, spec.max_predictions, c.v2_feature_names)
-                for x in bert_bucket_instances(documents, self._params, c.dupe_factor, rng)
-            ]
+            made = bert_bucket_instances(documents, self._params, c.dupe_factor, rng, self._write)
         else:
             made = [
-                electra_features(a, b, spec.seq_length, self._cls, self._sep, c.v2_feature_names)
+                example_bytes(
+                    electra_features(a, b, spec.seq_length, self._cls, self._sep, c.v2_feature_names)
+                )
                 for a, b in electra_bucket_examples(
                     [[[t >> 1 for t in s] for s in d] for d in documents], spec.seq_length, rng
                 )
             ]
+        del documents
         Metrics.counter(NAME, f"{spec.name}_{split}_examples").inc(len(made))
         # One element per bucket: Beam's per-element cost would otherwise
         # exceed the cost of building an instance.
-        yield (split, bucket), [(rng.getrandbits(64), serialize_example(f)) for f in made]
+        yield (split, bucket), [(rng.getrandbits(64), data) for data in made]
 
 
 def bucket_offsets(counts: dict) -> dict:
@@ -650,8 +814,6 @@ class WriteShard(beam.DoFn):
         self._output_dir, self._spec, self._num_shards, self._gzip = output_dir, spec, num_shards, gzip
 
     def process(self, element):
-        import tensorflow as tf
-
         key, groups = element
         split, index = key
         examples = [x for chunk in groups.get("examples", []) for x in chunk]
@@ -659,16 +821,8 @@ class WriteShard(beam.DoFn):
         path = shard_file(
             self._output_dir, self._spec.name, split, index, self._num_shards[split], self._gzip
         )
-        options = tf.io.TFRecordOptions(compression_type="GZIP" if self._gzip else "")
-        with tempfile.TemporaryDirectory(prefix="tfrecords_") as tmp:
-            local = os.path.join(tmp, "shard")
-            with tf.io.TFRecordWriter(local, options) as writer:
-                for _, _, _, data in examples:
-                    writer.write(data)
-            # UNCOMPRESSED: FileSystems would gzip a .gz name a second time.
-            with open(local, "rb") as f, FileSystems.create(path, compression_type=UNCOMPRESSED) as out:
-                while chunk := f.read(1 << 22):
-                    out.write(chunk)
+        # The bytes tf.io.TFRecordWriter writes, without importing TensorFlow.
+        write_tfrecord_file(path, (data for _, _, _, data in examples), self._gzip)
         yield split, len(examples)
 
 

@@ -79,3 +79,23 @@ def tiny_inputs(tmp_path):
 
 def copy_tree(src: str, dst: str) -> None:
     shutil.copytree(src, dst)
+
+
+@pytest.fixture(scope="session")
+def demo_tfrecords(tmp_path_factory):
+    """The demo corpus run through the CLI up to the tfrecords stage, once per test
+    session; returns the output root (`<root>/tfrecords/bert-128/Split-train/...`,
+    `<root>/vocab/bert/vocab.txt`, ...). Read it, never write into it."""
+    import yaml
+
+    tmp = tmp_path_factory.mktemp("demo_tfrecords")
+    with open(os.path.join(REPO, "pipeline.yaml"), encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    data["output_root"] = str(tmp / "out")
+    for spec in data["inputs"]:
+        spec["glob"] = os.path.join(REPO, spec["glob"])
+    data = _absolute_repo_paths(data)
+    config = write_config(tmp, data)
+    done = run_cli(config, "run", "--to", "tfrecords", timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return str(tmp / "out")

@@ -300,7 +300,7 @@ def test_demo_run_extracts_nouns_and_keeps_them_whole(demo_copy, tmp_path):
     import mecab
 
     root = tmp_path / "out"
-    result = _cli(demo_copy, "run")
+    result = _cli(demo_copy, "run", "--to", "morph")
     assert result.returncode == 0, result.stderr[-3000:]
     with open(root / "nouns" / "manifest.json", encoding="utf-8") as f:
         nouns_manifest = json.load(f)

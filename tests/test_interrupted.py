@@ -101,7 +101,8 @@ def _all_outputs(root):
 def test_every_stage_is_byte_identical_across_runner_modes_and_workers(demo_copy, tmp_path):
     import shutil
 
-    first = _cli("run", "--config", demo_copy)
+    # Every Beam stage (train is TFX, tested in tests/test_train_stage.py).
+    first = _cli("run", "--to", "tfrecords", "--config", demo_copy)
     assert first.returncode == 0, first.stderr[-3000:]
     root = tmp_path / "out"
     before = _all_outputs(root)
@@ -109,7 +110,15 @@ def test_every_stage_is_byte_identical_across_runner_modes_and_workers(demo_copy
         k.startswith("vocab/bert/") for k in before
     )
     shutil.rmtree(root)
-    second = _cli("run", "--config", demo_copy, "--direct_running_mode=in_memory", "--direct_num_workers=1")
+    second = _cli(
+        "run",
+        "--to",
+        "tfrecords",
+        "--config",
+        demo_copy,
+        "--direct_running_mode=in_memory",
+        "--direct_num_workers=1",
+    )
     assert second.returncode == 0, second.stderr[-3000:]
     after = _all_outputs(root)
     assert sorted(after) == sorted(before)

@@ -1,0 +1,181 @@
+"""tf.data input pipelines over the `tfrecords` stage's GZIP TFRecords.
+
+Records are parsed with `pipeline.tfrecords.tf_feature_spec` (the one spec the
+writer uses too) and renamed to Model Garden's names: input_word_ids,
+input_mask, input_type_ids, masked_lm_positions, masked_lm_ids,
+masked_lm_weights, next_sentence_labels; all int features become int32.
+ELECTRA records carry no masks: `electra_mask` draws them per batch with
+tensorflow_text's masking ops (80% [MASK] / 10% random / 10% kept).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+log = logging.getLogger(__name__)
+
+# Google create_pretraining_data names -> Model Garden names (v2 names map to themselves).
+MODEL_GARDEN_NAMES = {"input_ids": "input_word_ids", "segment_ids": "input_type_ids"}
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def special_ids(vocab_path: str) -> dict[str, int]:
+    """Ids of [PAD] [UNK] [CLS] [SEP] [MASK] looked up in the vocab file."""
+    from pipeline.tokenizer import load_vocab
+
+    vocab = load_vocab(vocab_path)
+    missing = [t for t in SPECIAL_TOKENS if t not in vocab]
+    if missing:
+        raise ValueError(f"{vocab_path} lacks {missing}")
+    return {t: vocab[t] for t in SPECIAL_TOKENS}
+
+
+def list_files(patterns: str | Sequence[str]) -> list[str]:
+    """Sorted files matching the glob patterns; ValueError when nothing matches."""
+    import tensorflow as tf
+
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    files = sorted({f for p in patterns for f in tf.io.gfile.glob(p)})
+    if not files:
+        raise ValueError(f"no files match {list(patterns)}")
+    return files
+
+
+def parse_batch(serialized, flavour: str, seq_length: int, max_predictions: int, v2_names: bool):
+    """A batch of serialized tf.Examples -> dict of Model Garden named tensors."""
+    import tensorflow as tf
+
+    from pipeline.tfrecords import tf_feature_spec
+
+    spec = tf_feature_spec(flavour, seq_length, max_predictions, v2_names)
+    parsed = tf.io.parse_example(serialized, spec)
+    features = {}
+    for name, value in parsed.items():
+        if value.dtype == tf.int64:
+            value = tf.cast(value, tf.int32)
+        features[MODEL_GARDEN_NAMES.get(name, name)] = value
+    if "next_sentence_labels" in features:
+        features["next_sentence_labels"] = tf.reshape(features["next_sentence_labels"], [-1])
+    return features
+
+
+def electra_mask(
+    features: dict,
+    vocab_size: int,
+    mask_id: int,
+    unselectable_ids: Sequence[int],
+    max_predictions: int,
+    mask_prob: float = 0.15,
+) -> dict:
+    """Dynamic MLM masking of a padded batch (pure TF, for tf.data.map).
+
+    Selects ceil(mask_prob * real tokens) positions per row (at most
+    max_predictions), never padding nor `unselectable_ids`; 80% become
+    [MASK], 10% a random id, 10% stay. Adds masked_lm_positions (sorted),
+    masked_lm_ids and masked_lm_weights, padded with 0 to [batch, max_predictions].
+    """
+    import tensorflow as tf
+    import tensorflow_text as text
+
+    ids = tf.cast(features["input_word_ids"], tf.int64)
+    mask = tf.cast(features["input_mask"], tf.int64)
+    shape = tf.shape(ids)
+    ragged = tf.RaggedTensor.from_tensor(ids, lengths=tf.reduce_sum(mask, axis=1))
+    selector = text.RandomItemSelector(
+        max_selections_per_batch=max_predictions,
+        selection_rate=mask_prob,
+        unselectable_ids=list(unselectable_ids),
+    )
+    chooser = text.MaskValuesChooser(vocab_size, mask_id, mask_token_rate=0.8, random_token_rate=0.1)
+    masked, positions, labels = text.mask_language_model(ragged, selector, chooser, axis=1)
+    masked = masked.to_tensor(default_value=0, shape=shape)
+    out = dict(features)
+    out["input_word_ids"] = tf.cast(tf.where(mask > 0, masked, ids), tf.int32)
+    batch = shape[0]
+    out["masked_lm_positions"] = tf.cast(positions.to_tensor(0, shape=[batch, max_predictions]), tf.int32)
+    out["masked_lm_ids"] = tf.cast(labels.to_tensor(0, shape=[batch, max_predictions]), tf.int32)
+    out["masked_lm_weights"] = tf.sequence_mask(positions.row_lengths(), max_predictions, dtype=tf.float32)
+    return out
+
+
+def make_dataset(
+    patterns: str | Sequence[str],
+    settings,
+    batch_size: int,
+    is_training: bool,
+    special: dict[str, int] | None = None,
+    input_context=None,
+    seed: int | None = None,
+):
+    """Batches of `batch_size` features from GZIP TFRecords.
+
+    Training: files shuffled and repeated, records shuffled (settings.shuffle_buffer,
+    seeded), batches of a fixed size. Eval: one pass in file order. ELECTRA
+    batches get `electra_mask` (which needs `special`, from `special_ids`).
+    `input_context` shards the files between input pipelines (multi-worker).
+    """
+    import tensorflow as tf
+
+    seed = settings.seed if seed is None else seed
+    files = list_files(patterns)
+    autotune = tf.data.AUTOTUNE
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    pipelines = input_context.num_input_pipelines if input_context is not None else 1
+    # Each worker reads its own files; with fewer files than workers, its own records.
+    shard_files = pipelines > 1 and len(files) >= pipelines
+    if shard_files:
+        dataset = dataset.shard(pipelines, input_context.input_pipeline_id)
+    if is_training:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
+    dataset = dataset.interleave(
+        lambda f: tf.data.TFRecordDataset(f, compression_type="GZIP"),
+        cycle_length=min(len(files), 8),
+        num_parallel_calls=autotune,
+        deterministic=not is_training,
+    )
+    if pipelines > 1 and not shard_files:
+        dataset = dataset.shard(pipelines, input_context.input_pipeline_id)
+    if is_training:
+        dataset = dataset.shuffle(settings.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+    flavour = settings.model_type
+    records_predictions = settings.max_predictions if flavour == "bert" else 0
+    dataset = dataset.map(
+        lambda s: parse_batch(
+            s, flavour, settings.seq_length, records_predictions, settings.v2_feature_names
+        ),
+        num_parallel_calls=autotune,
+    )
+    if flavour == "electra":
+        if special is None:
+            raise ValueError("ELECTRA inputs need the special token ids (inputs.special_ids)")
+        unselectable = [special["[CLS]"], special["[SEP]"], special["[PAD]"]]
+        dataset = dataset.map(
+            lambda f: electra_mask(
+                f,
+                settings.vocab_size,
+                special["[MASK]"],
+                unselectable,
+                settings.max_predictions,
+                settings.electra_mask_prob,
+            ),
+            num_parallel_calls=autotune,
+        )
+    return dataset.prefetch(autotune)
+
+
+def distributed_dataset(strategy, patterns, settings, is_training: bool, special=None, seed=None):
+    """The global batch (settings.global_batch_size) split evenly across the strategy's replicas."""
+    replicas = strategy.num_replicas_in_sync
+    if settings.global_batch_size % replicas:
+        raise ValueError(
+            f"global_batch_size {settings.global_batch_size} is not divisible by {replicas} replicas"
+        )
+
+    def dataset_fn(context):
+        batch = context.get_per_replica_batch_size(settings.global_batch_size)
+        return make_dataset(patterns, settings, batch, is_training, special, context, seed)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)

@@ -1,0 +1,303 @@
+"""The train stage (TFX pipeline), compile-vertex, the anomalies gate and finetune."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from conftest import REPO, run_cli, write_config
+
+from pipeline import train
+from pipeline.config import load_config
+from pipeline.runner import StageContext
+
+REPO_CONFIG = os.path.join(REPO, "pipeline.yaml")
+
+
+def _fake_upstream(tmp_path, vocab_lines=100):
+    """A root with the two manifests and vocabs plan() reads."""
+    root = tmp_path / "out"
+    (root / "tfrecords").mkdir(parents=True, exist_ok=True)
+    (root / "tfrecords" / "manifest.json").write_text(json.dumps({"fingerprint": "records-1"}))
+    for flavour in ("bert", "electra"):
+        (root / "vocab" / flavour).mkdir(parents=True, exist_ok=True)
+        tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"t{i}" for i in range(vocab_lines - 5)]
+        (root / "vocab" / flavour / "vocab.txt").write_text("\n".join(tokens) + "\n")
+    return root
+
+
+def _plan(tmp_path, *overrides):
+    root = _fake_upstream(tmp_path)
+    config = load_config(REPO_CONFIG, (f"output_root={root}", *overrides), check_inputs=False)
+    ctx = StageContext(
+        config,
+        str(root / "train"),
+        {"vocab": str(root / "vocab"), "tfrecords": str(root / "tfrecords")},
+    )
+    return train.plan(config, ctx)
+
+
+def test_plan_has_one_entry_per_phase_with_settings_from_the_config(tmp_path):
+    plan = _plan(
+        tmp_path,
+        "tfrecords.outputs=[bert-128, bert-512, electra-128]",
+        "train.phases=[{output: bert-128, steps: 90}, {output: bert-512, steps: 10}, {output: electra-128, steps: 50}]",
+    )
+    assert [p["name"] for p in plan["phases"]] == ["bert-128", "bert-512", "electra-128"]
+    bert, bert512, electra = plan["phases"]
+    assert (bert["settings"]["seq_length"], bert["settings"]["max_predictions"]) == (128, 20)
+    assert (bert512["settings"]["seq_length"], bert512["settings"]["max_predictions"]) == (512, 76)
+    # ELECTRA masks at train time: google-research/electra's int((0.15 + 0.005) * 128).
+    assert electra["settings"]["max_predictions"] == 19 and electra["model_type"] == "electra"
+    assert bert["settings"]["vocab_size"] == 100 and bert["settings"]["train_steps"] == 90
+    assert bert["schema_file"].endswith("tfrecords_schema/bert-128/schema.pbtxt")
+    assert os.path.isfile(bert["schema_file"])
+    assert bert["examples_fingerprint"] == "records-1"
+    assert bert["examples_uri"].endswith("tfrecords/bert-128")
+    assert plan["metadata_path"].endswith("train/tfx/metadata.sqlite")
+    assert len({p["checkpoint_dir"] for p in plan["phases"]}) == 3
+
+
+def test_checkpoint_folder_survives_more_steps_but_not_a_new_model(tmp_path):
+    def folder(*overrides):
+        return _plan(tmp_path, *overrides)["phases"][0]["checkpoint_dir"]
+
+    base = folder()
+    # More steps, other eval or checkpoint settings: the same run continues.
+    assert folder("train.phases=[{output: bert-128, steps: 500}]") == base
+    assert folder("train.eval_steps=3", "train.checkpoint_every=5") == base
+    # A different model or schedule cannot resume those checkpoints.
+    assert folder("train.model_size=small") != base
+    assert folder("train.learning_rate=0.001") != base
+    assert _plan(tmp_path)["phases"][0]["settings"]["learning_rate"] is None  # the size's default
+
+
+def test_a_phase_must_name_a_tfrecords_output(tmp_path, tiny_inputs):
+    config = write_config(
+        tmp_path, {**tiny_inputs, "train": {"phases": [{"output": "bert-512", "steps": 5}]}}
+    )
+    result = run_cli(config, "config")
+    assert result.returncode == 2
+    assert "train.phases[0].output: 'bert-512' is not among tfrecords.outputs" in result.stderr
+
+
+def test_compile_vertex_writes_a_gpu_pipeline_spec_offline(tmp_path):
+    out = tmp_path / "vertex.json"
+    result = run_cli(
+        REPO_CONFIG,
+        "compile-vertex",
+        "--profile",
+        "dataflow",
+        "--set",
+        "train.vertex_accelerator_count=4",
+        "--out",
+        str(out),
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    spec = json.loads(out.read_text())
+    assert spec["runtimeConfig"]["gcsOutputDirectory"] == "gs://your-bucket/korpat/output/train/tfx"
+    executors = spec["pipelineSpec"]["deploymentSpec"]["executors"]
+    for phase in ("bert_128", "electra_128"):
+        for node in ("examples", "statistics", "schema", "validator", "anomalies_gate", "trainer", "pusher"):
+            assert f"{node}_{phase}_executor" in executors
+    image = "asia-northeast3-docker.pkg.dev/your-gcp-project/korpat/korpat-pipeline:0.1.0"
+    trainer = executors["trainer_bert_128_executor"]["container"]
+    assert trainer["image"] == image
+    assert "google_cloud_ai_platform.trainer.executor.GenericExecutor" in " ".join(trainer["args"])
+    # The Vertex CustomJob the Trainer step submits: GPUs from pipeline.yaml.
+    task = spec["pipelineSpec"]["root"]["dag"]["tasks"]["trainer_bert_128"]
+    custom = json.loads(
+        task["inputs"]["parameters"]["custom_config"]["runtimeValue"]["constantValue"]["stringValue"]
+    )
+    pool = custom["ai_platform_training_args"]["worker_pool_specs"][0]
+    assert pool["machine_spec"] == {
+        "machine_type": "a2-highgpu-8g",
+        "accelerator_type": "NVIDIA_TESLA_A100",
+        "accelerator_count": 4,
+    }
+    assert pool["container_spec"]["image_uri"] == image
+    assert custom["settings"]["model_size"] == "base" and custom["settings"]["train_steps"] == 900000
+    assert custom["checkpoint_dir"].startswith("gs://your-bucket/korpat/output/train/checkpoints/bert-128-")
+    schema_step = spec["pipelineSpec"]["root"]["dag"]["tasks"]["schema_bert_128"]
+    assert (
+        schema_step["inputs"]["parameters"]["schema_file"]["runtimeValue"]["constantValue"]["stringValue"]
+        == "gs://your-bucket/korpat/output/tfrecords/bert-128/schema.pbtxt"
+    )
+    # StatisticsGen over the full corpus runs on Dataflow in the same image.
+    stats_args = " ".join(executors["statistics_bert_128_executor"]["container"]["args"])
+    assert "--runner=DataflowRunner" in stats_args and f"--sdk_container_image={image}" in stats_args
+    assert "Vertex AI pipeline spec written" in result.stderr
+
+
+def test_compile_vertex_needs_a_bucket_and_a_project(tmp_path):
+    result = run_cli(REPO_CONFIG, "compile-vertex", "--out", str(tmp_path / "v.json"))
+    assert result.returncode == 2
+    assert "runner.project: required to compile for Vertex AI" in result.stderr
+
+
+@pytest.mark.slow  # the demo_tfrecords fixture runs the demo corpus to tfrecords
+def test_anomalies_gate_names_each_anomaly(demo_tfrecords, tmp_path):
+    """ELECTRA records checked against the BERT schema: the gate's message names the
+    missing features, split by split."""
+    import tensorflow_data_validation as tfdv
+    from tfx.utils import writer_utils
+
+    from components.gate import anomaly_lines
+
+    records = os.path.join(demo_tfrecords, "tfrecords", "electra-128", "Split-eval", "*")
+    stats = tfdv.generate_statistics_from_tfrecord(records)
+    schema = tfdv.load_schema_text(os.path.join(REPO, "tfrecords_schema", "bert-128", "schema.pbtxt"))
+    anomalies = tfdv.validate_statistics(stats, schema)
+    (tmp_path / "Split-eval").mkdir()
+    # Where and how ExampleValidator's executor writes them.
+    writer_utils.write_anomalies(str(tmp_path / "Split-eval" / "SchemaDiff.pb"), anomalies)
+    lines = anomaly_lines(str(tmp_path), ["eval"])
+    assert {line.split(":")[1].strip() for line in lines} == {
+        "masked_lm_ids",
+        "masked_lm_positions",
+        "masked_lm_weights",
+        "next_sentence_labels",
+    }
+    # Its own schema: nothing to report.
+    own = tfdv.load_schema_text(os.path.join(REPO, "tfrecords_schema", "electra-128", "schema.pbtxt"))
+    writer_utils.write_anomalies(
+        str(tmp_path / "Split-eval" / "SchemaDiff.pb"), tfdv.validate_statistics(stats, own)
+    )
+    assert anomaly_lines(str(tmp_path), ["eval"]) == []
+
+
+def test_finetune_split_is_stable_and_disjoint():
+    from pipeline.finetune import read_labelled, split_of
+
+    rows = read_labelled(os.path.join(REPO, "data", "demo", "cpc_sentences.tsv"))
+    assert len(rows) > 2000 and {label for label, _ in rows} == set("ABCDEFGH")
+    splits = [split_of(s, 0, 10.0, 10.0) for _, s in rows]
+    shares = {name: splits.count(name) / len(rows) for name in ("train", "dev", "test")}
+    assert 0.07 < shares["test"] < 0.13 and 0.07 < shares["dev"] < 0.13
+    assert splits == [split_of(s, 0, 10.0, 10.0) for _, s in reversed(rows)][::-1]
+    assert splits != [split_of(s, 1, 10.0, 10.0) for _, s in rows]
+
+
+def test_finetune_rejects_a_malformed_line(tmp_path):
+    from pipeline.finetune import read_labelled
+
+    path = tmp_path / "bad.tsv"
+    path.write_text("A\t좋은 문장이다.\n문장만 있는 줄\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad.tsv:2: expected `label<TAB>sentence`"):
+        read_labelled(str(path))
+
+
+# ------------------------------------------------------------------ the stage, end to end
+
+
+def _train_config(tmp_path, root, steps):
+    with open(REPO_CONFIG, encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    data["output_root"] = str(root)
+    for spec in data["inputs"]:
+        spec["glob"] = os.path.join(REPO, spec["glob"])
+    data["train"].update(
+        {
+            "phases": [{"output": "bert-128", "steps": steps}, {"output": "electra-128", "steps": steps}],
+            "checkpoint_every": 10,
+            "summary_every": 10,
+            "eval_steps": 3,
+        }
+    )
+    data["finetune"].update(
+        {
+            "data": os.path.join(REPO, "data", "demo", "cpc_sentences.tsv"),
+            "epochs": 2,
+            "max_len": 64,
+            # A tiny encoder trained for seconds needs a larger step than BERT-base's 3e-5.
+            "learning_rate": 0.001,
+        }
+    )
+    for section in ("nouns", "dictionary"):
+        for key, value in list(data[section].items()):
+            if isinstance(value, str) and os.path.isfile(os.path.join(REPO, value)):
+                data[section][key] = os.path.join(REPO, value)
+            if isinstance(value, list):
+                data[section][key] = [
+                    os.path.join(REPO, v) if os.path.isfile(os.path.join(REPO, v)) else v for v in value
+                ]
+    return write_config(tmp_path, data)
+
+
+def _checkpoint_steps(root):
+    steps = []
+    folder = root / "train" / "checkpoints"
+    if folder.is_dir():
+        for sub in folder.iterdir():
+            steps += [int(n.split("-")[1].split(".")[0]) for n in os.listdir(sub) if n.endswith(".index")]
+    return steps
+
+
+@pytest.mark.slow
+def test_train_stage_runs_resumes_after_a_kill_caches_and_finetunes(demo_tfrecords, tmp_path):
+    root = tmp_path / "out"
+    shutil.copytree(demo_tfrecords, root)
+    config = _train_config(tmp_path, root, steps=30)
+
+    # 1. Killed once a checkpoint past step 0 exists: no manifest, status says incomplete.
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "train", "--config", config],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 600
+    while not [s for s in _checkpoint_steps(root) if s > 0] and child.poll() is None:
+        assert time.time() < deadline, "no checkpoint within 10 minutes"
+        time.sleep(0.5)
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    saved = max(_checkpoint_steps(root))
+    assert 0 < saved < 30
+    assert not (root / "train" / "manifest.json").exists()
+    assert "train        incomplete" in run_cli(config, "status").stdout
+
+    # 2. The rerun resumes from that checkpoint and finishes both phases.
+    result = run_cli(config, "train")
+    assert result.returncode == 0, result.stderr[-4000:]
+    manifest = json.loads((root / "train" / "manifest.json").read_text())
+    assert manifest["counters"]["steps_bert-128"] == 30 and manifest["counters"]["steps_electra-128"] == 30
+    bert = manifest["report"]["bert-128"]
+    assert bert["metrics"]["replicas"] == 2  # MirroredStrategy over 2 logical CPUs
+    for phase in ("bert-128", "electra-128"):
+        export = manifest["report"][phase]["export"]
+        assert set(os.listdir(export)) >= {
+            "checkpoint",
+            "config.json",
+            "saved_model",
+            "training.json",
+            "vocab.txt",
+        }
+        with open(os.path.join(export, "config.json"), encoding="utf-8") as f:
+            config_json = json.load(f)
+        assert config_json["model_type"] == phase.split("-")[0]
+    assert "train        done" in run_cli(config, "status").stdout
+
+    # 3. Forced rerun with nothing changed: TFX's cache serves every node, no new export.
+    exports = sorted(os.listdir(root / "train" / "export" / "bert-128"))
+    again = run_cli(config, "train", "--force")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert sorted(os.listdir(root / "train" / "export" / "bert-128")) == exports
+
+    # 4. Fine-tune the exported BERT on the demo's CPC sentences.
+    tuned = run_cli(config, "finetune", timeout=900)
+    assert tuned.returncode == 0, tuned.stderr[-3000:]
+    report = json.loads((root / "finetune" / "bert" / "report.json").read_text())
+    assert report["export"] == bert["export"]
+    assert report["labels"] == list("ABCDEFGH")
+    assert report["train_loss_per_epoch"][-1] < report["train_loss_per_epoch"][0]
+    # Patent sentences carry their section's vocabulary: well above the majority class.
+    assert report["test_accuracy"] > report["majority_baseline"] + 0.15
+    assert "test accuracy" in tuned.stdout
