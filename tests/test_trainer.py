@@ -268,7 +268,13 @@ def check_export(export_dir, steps):
     from components.trainer.export import load_encoder
     from components.trainer.models import BERT_CONFIG_KEYS
 
-    for name in ("saved_model/saved_model.pb", "checkpoint/encoder.index", "config.json", "vocab.txt"):
+    for name in (
+        "saved_model/saved_model.pb",
+        "checkpoint/encoder.index",
+        "checkpoint/pretrainer.index",
+        "config.json",
+        "vocab.txt",
+    ):
         assert os.path.exists(os.path.join(export_dir, name)), name
     with open(os.path.join(export_dir, "training.json")) as f:
         assert json.load(f)["steps"] == steps
@@ -307,6 +313,23 @@ def test_tiny_bert_trains_and_exports(trained):
     assert os.listdir(os.path.join(workdir, "logs", "train"))  # TensorBoard events
     check_export(os.path.join(workdir, "export"), 40)
     check_warm_start(os.path.join(workdir, "export"))
+
+
+@pytest.mark.slow
+def test_next_phase_starts_where_the_previous_one_ended(demo_tfrecords, trained, tmp_path):
+    """init_checkpoint = the BERT export: the whole pretrainer (MLM and NSP heads too)
+    is restored, so the next phase's first losses continue from the previous phase's
+    last ones instead of starting over from fresh heads."""
+    workdir, previous = trained["bert"]
+    settings = {**QUICK, "train_steps": 10, "eval_steps": 0}
+    command = trainer_command(demo_tfrecords, "bert", str(tmp_path), settings)
+    metrics, output = finish(
+        start([*command, "--init-checkpoint", os.path.join(workdir, "export")], str(tmp_path))
+    )
+    assert "warm-started the whole pretrainer" in output
+    first_before, last_before = window_means(previous)
+    first_now = metrics["train_loss_history"][0][1]
+    assert first_now < last_before + 0.5 < first_before, (previous["train_loss_history"], metrics)
 
 
 def check_warm_start(export_dir):

@@ -9,6 +9,8 @@ windows inside one `tf.function`, saves checkpoints, evaluates, and exports:
                                    input_mask, input_type_ids -> pooled_output,
                                    sequence_output
     export_dir/checkpoint/encoder.*  tf.train.Checkpoint(encoder=...)
+    export_dir/checkpoint/pretrainer.*  tf.train.Checkpoint(model=...): the whole
+                                   pretrainer, heads included, for the next phase
     export_dir/config.json         encoder_config + max_seq_length + step
     export_dir/vocab.txt
     export_dir/training.json       the metrics train() returns
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 # Not decayed, as in Google BERT's optimization.py.
 NO_WEIGHT_DECAY = ["LayerNorm", "layer_norm", "bias"]
 METRICS_FILE = "training.json"
+# The whole pretrainer (heads, ELECTRA's generator) beside checkpoint/encoder, for phase 2.
+PRETRAINER = "pretrainer"
 
 
 def resolve_vocab(settings: TrainSettings, vocab_path: str | None) -> tuple[TrainSettings, str, dict]:
@@ -223,8 +227,14 @@ def _dummy_features(settings: TrainSettings) -> dict:
 # ------------------------------------------------------------------ checkpoints
 
 
-def warm_start(encoder, init_checkpoint: str) -> None:
-    """Restore an export's checkpoint/encoder into `encoder`; every variable must match."""
+def warm_start(encoder, init_checkpoint: str, model=None) -> None:
+    """Start from a previous phase's export (bert-128 -> bert-512).
+
+    With `model` and an export that holds the whole pretrainer
+    (`checkpoint/pretrainer.*`) of the same model type, everything is restored,
+    the MLM/NSP heads and ELECTRA's generator included (they do not depend on
+    the sequence length), so phase 2 starts where phase 1 ended. Otherwise only
+    the encoder is restored; every variable must match either way."""
     import tensorflow as tf
 
     with tf.io.gfile.GFile(os.path.join(init_checkpoint, "config.json")) as f:
@@ -237,9 +247,22 @@ def warm_start(encoder, init_checkpoint: str) -> None:
     }
     if current != before:
         raise ValueError(f"init_checkpoint {init_checkpoint} has {before}, this model {current}")
+    whole = os.path.join(init_checkpoint, "checkpoint", PRETRAINER)
+    same_type = previous.get("model_type") == encoder_type(model)
+    if model is not None and same_type and tf.io.gfile.exists(whole + ".index"):
+        tf.train.Checkpoint(model=model).read(whole).assert_consumed()
+        log.info("warm-started the whole pretrainer from %s (step %s)", whole, previous.get("step"))
+        return
     prefix = os.path.join(init_checkpoint, "checkpoint", "encoder")
     tf.train.Checkpoint(encoder=encoder).read(prefix).assert_consumed()
     log.info("warm-started the encoder from %s (step %s)", prefix, previous.get("step"))
+
+
+def encoder_type(model) -> str | None:
+    """'bert' or 'electra' for a pretrainer built by build_pretrainer (None for None)."""
+    if model is None:
+        return None
+    return "electra" if hasattr(model, "discriminator_network") else "bert"
 
 
 def _read_json(path: str) -> dict | None:
@@ -277,7 +300,14 @@ def serving_function(encoder):
 
 
 def export_encoder(
-    encoder, config: dict, export_dir: str, step: int, seq_length: int, vocab_path: str, metrics: dict
+    encoder,
+    config: dict,
+    export_dir: str,
+    step: int,
+    seq_length: int,
+    vocab_path: str,
+    metrics: dict,
+    model=None,
 ) -> None:
     """Write the export layout (see the module docstring) for a trained encoder.
 
@@ -301,6 +331,8 @@ def export_encoder(
     )
     tf.io.gfile.makedirs(os.path.join(export_dir, "checkpoint"))
     tf.train.Checkpoint(encoder=fresh).write(os.path.join(export_dir, "checkpoint", "encoder"))
+    if model is not None:
+        tf.train.Checkpoint(model=model).write(os.path.join(export_dir, "checkpoint", PRETRAINER))
     _write_json(
         os.path.join(export_dir, "config.json"), {**config, "max_seq_length": seq_length, "step": step}
     )
@@ -389,7 +421,7 @@ def _train(settings, strategy, mixed, folders: Folders, train_files, eval_files,
             restored.assert_existing_objects_matched()
             log.info("restored %s", latest)
         elif init_checkpoint:
-            warm_start(encoder, init_checkpoint)
+            warm_start(encoder, init_checkpoint, model)
     start_step = int(optimizer.iterations.numpy())
     if start_step:
         print(f"resumed from step {start_step} ({latest})", flush=True)
@@ -417,7 +449,14 @@ def _train(settings, strategy, mixed, folders: Folders, train_files, eval_files,
             "steps": start_step,
         }
         export_encoder(
-            encoder, config, folders.export, start_step, settings.seq_length, settings.vocab_path, metrics
+            encoder,
+            config,
+            folders.export,
+            start_step,
+            settings.seq_length,
+            settings.vocab_path,
+            metrics,
+            model,
         )
         return metrics
 
@@ -515,7 +554,9 @@ def _train(settings, strategy, mixed, folders: Folders, train_files, eval_files,
     metrics["elapsed_s"] = round(time.time() - started, 1)
     if folders.chief:
         _write_json(os.path.join(folders.checkpoints, METRICS_FILE), metrics)
-    export_encoder(encoder, config, folders.export, step, settings.seq_length, settings.vocab_path, metrics)
+    export_encoder(
+        encoder, config, folders.export, step, settings.seq_length, settings.vocab_path, metrics, model
+    )
     return metrics
 
 
