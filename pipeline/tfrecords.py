@@ -10,13 +10,20 @@ Out: one folder per output, e.g. `bert-128/`, `electra-128/`, each with
      `tfrecords_schema/<output>/`, and `counts.json`.
 
 BERT instances follow Google's `create_pretraining_data.py` (rule
-`google_bert_instances_v1`): one target length per document (short_seq_prob),
+`google_bert_instances_v2`): one target length per document (short_seq_prob),
 segments A/B cut at a random sentence, B from another document half the time
 (and always when the chunk has a single sentence), `truncate_seq_pair`, then
 masking: 15% of the tokens, 80% [MASK] / 10% random / 10% kept, special tokens
 never chosen. Differences, on purpose: the random replacement never draws a
 reserved head token ([PAD], [CLS]...), whole-word groups never cross a [SEP],
 and "whole word" means an eojeol as `morph` marked it (see `encode_sentence`).
+
+v2 keeps v1's (and Google's) distributions but not its random stream, for
+speed: masking draws from a numpy generator seeded by the bucket's generator,
+MASK_BATCH instances at a time (`mask_flat`), and truncation draws how many
+tokens leave a side's front as one Binomial(n, 1/2) (`truncation`), not one
+coin per token. Same seed, same files, whatever the runner or worker count;
+but not v1's files, hence the new version.
 
 Whole-word masking is on by default: a Korean eojeol is a stem plus particles
 and endings, split further by WordPiece (`본 발명 은` = 3 morphemes, more
@@ -37,23 +44,27 @@ bucket order), so shard sizes differ by at most one example, and each shard is
 written sorted by sort key: a global shuffle that is byte-identical whatever the
 runner or the number of workers.
 
-Speed: the per-instance work is kept off per-token Python where the draws
-allow it. Sentences are split once per bucket into (ids, start bytes), so
-segments are list/bytes slices and an instance's group bounds one numpy call;
-truncation counts its cuts, then slices; masking shuffles group indices
-lazily. Examples are written as protobuf wire bytes by `tfrecords_fast`, and
-the TFRecord files framed and gzipped there too, without TensorFlow. None of
-this changes a random draw or a byte of output: the files are the ones the
-token-by-token, tf.train.Example and tf.io.TFRecordWriter path wrote
-(tests/test_tfrecords.py checks each piece against it).
+Speed: the per-instance work is kept off per-token Python. Sentences leave
+`TokenizeSentences` as token bytes joined from per-morpheme bytes, and are
+split once per bucket into (ids, start bytes) by two numpy calls, so segments
+are list/bytes slices; truncation counts its cuts, then slices; a batch of
+instances is masked by a few numpy calls. Examples are written as protobuf
+wire bytes by `tfrecords_fast`, and the TFRecord files framed and gzipped
+there too, without TensorFlow: those bytes are the ones the tf.train.Example
+and tf.io.TFRecordWriter path writes, and the instances the ones a
+token-by-token reference makes from the same draws (tests/test_tfrecords.py
+checks each piece against it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import hashlib
 import os
 import random
+import sys
 import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Sequence
@@ -74,7 +85,7 @@ from pipeline.tfrecords_fast import BertExampleWriter, example_bytes, write_tfre
 from pipeline.tokenizer import LAYOUTS, Tokenizer
 
 NAME = "tfrecords"
-BERT_VERSION = "google_bert_instances_v1"
+BERT_VERSION = "google_bert_instances_v2"
 ELECTRA_VERSION = "electra_packing_v1"
 SHARDING_VERSION = "bucket_roundrobin_v1"
 SPLITS = ("train", "eval")
@@ -132,6 +143,10 @@ def encode_sentence(morphemes: str, word_starts: str, pieces_of, whole_word: boo
     return out
 
 
+# The byte of a native uint32 that holds its lowest bit (the start mark).
+_LOW_BYTE = 0 if sys.byteorder == "little" else 3
+
+
 class PieceCache:
     """Morpheme -> WordPiece ids through the fast tokenizer, memoised (morphemes repeat)."""
 
@@ -141,6 +156,8 @@ class PieceCache:
         self._cache: dict[str, tuple[int, ...]] = {}
         self._whole: dict[str, dict[str, tuple[int, ...]]] = {}
         self._plain: dict[str, dict[str, tuple[int, ...]]] = {}
+        self._whole_bytes: dict[str, dict[str, bytes]] = {}
+        self._plain_bytes: dict[str, dict[str, bytes]] = {}
         self._max_size = max_size
 
     def __call__(self, morpheme: str) -> tuple[int, ...]:
@@ -175,6 +192,31 @@ class PieceCache:
         if out and whole_word:
             out[0] |= 1
         return out
+
+    def encode_bytes(self, morphemes: str, word_starts: str, whole_word: bool = True) -> bytes:
+        """`encode_sentence`'s tokens as `array("I", tokens).tobytes()`, built from per-morpheme bytes.
+
+        Each morpheme's bytes are memoised per mark, so a sentence is one join:
+        no list of ints and no array in between.
+        """
+        cache = self._whole_bytes if whole_word else self._plain_bytes
+        words = morphemes.split(" ")
+        try:
+            data = b"".join(map(getitem, map(cache.__getitem__, words), word_starts))
+        except KeyError:  # a new morpheme (or a mark that is neither '0' nor '1')
+            if len(cache) + len(words) > self._max_size:
+                cache.clear()
+            for word in words:
+                if word not in cache:
+                    by_mark = self._by_mark(word, whole_word)
+                    cache[word] = {mark: array("I", t).tobytes() for mark, t in by_mark.items()}
+            try:
+                data = b"".join(map(getitem, map(cache.__getitem__, words), word_starts))
+            except KeyError:
+                return array("I", encode_sentence(morphemes, word_starts, self, whole_word)).tobytes()
+        if data and whole_word and not data[_LOW_BYTE] & 1:  # the first piece starts a group
+            data = data[:_LOW_BYTE] + bytes((data[_LOW_BYTE] | 1,)) + data[_LOW_BYTE + 1 :]
+        return data
 
     def _by_mark(self, morpheme: str, whole_word: bool) -> dict[str, tuple[int, ...]]:
         """mark -> the morpheme's encoded tokens, as `encode_sentence` gives them."""
@@ -227,28 +269,37 @@ class BertInstance:
     is_random_next: bool
 
 
+def truncated_counts(len_a: int, len_b: int, max_num_tokens: int) -> tuple[int, int]:
+    """How many tokens Google's truncate_seq_pair drops from A and from B.
+
+    Its loop drops one token at a time from the longer side (from B on a tie):
+    first the gap closes, then B and A take turns. That depends on the lengths
+    alone, so it is counted here in closed form.
+    """
+    excess = len_a + len_b - max_num_tokens
+    if excess <= 0:
+        return 0, 0
+    if len_a > len_b:
+        first = min(excess, len_a - len_b)  # from A until the two are equal
+        rest = excess - first
+        return first + rest // 2, (rest + 1) // 2
+    first = min(excess, len_b - len_a + 1)  # from B until A is the longer by one
+    rest = excess - first
+    return (rest + 1) // 2, first + rest // 2
+
+
 def truncation(len_a: int, len_b: int, max_num_tokens: int, rng: random.Random) -> tuple[int, int, int, int]:
     """Google's truncate_seq_pair, counted: (front of A, back of A, front of B, back of B) to drop.
 
-    The same draws as Google's token-by-token loop: one per token dropped, from
-    the longer side, front or back at random.
+    Google drops each token from the front or the back with a fair coin, so
+    the tokens dropped from a side's front are Binomial(dropped, 1/2): drawn
+    here as the popcount of that many random bits, one draw per side instead
+    of one per token (rule v2; v1 drew per token).
     """
-    random_ = rng.random
-    front_a = back_a = front_b = back_b = 0
-    while len_a + len_b > max_num_tokens:
-        if len_a > len_b:
-            if random_() < 0.5:
-                front_a += 1
-            else:
-                back_a += 1
-            len_a -= 1
-        else:
-            if random_() < 0.5:
-                front_b += 1
-            else:
-                back_b += 1
-            len_b -= 1
-    return front_a, back_a, front_b, back_b
+    drop_a, drop_b = truncated_counts(len_a, len_b, max_num_tokens)
+    front_a = rng.getrandbits(drop_a).bit_count() if drop_a else 0
+    front_b = rng.getrandbits(drop_b).bit_count() if drop_b else 0
+    return front_a, drop_a - front_a, front_b, drop_b - front_b
 
 
 def truncate_seq_pair(tokens_a: list, tokens_b: list, max_num_tokens: int, rng: random.Random) -> None:
@@ -258,72 +309,136 @@ def truncate_seq_pair(tokens_a: list, tokens_b: list, max_num_tokens: int, rng: 
     tokens_b[:] = tokens_b[front_b : len(tokens_b) - back_b]
 
 
-def mask_tokens(
-    ids: list[int], starts: Sequence[int], special: Sequence[int], params: BertParams, rng: random.Random
+# ------------------------------------------------------------------ masking
+
+# Masking is done for a batch of sequences at once with numpy (rule v2): the
+# draws per sequence are no longer Python calls. A batch is flat: the
+# sequences' `starts` bytes concatenated (1 where a masking group begins), their
+# lengths, and the flat indices of the special tokens ([CLS], [SEP]).
+MASK_BATCH = 512
+
+
+def mask_flat(
+    starts: bytes, lengths: np.ndarray, special: np.ndarray, params: BertParams, gen: np.random.Generator
 ) -> tuple[list[int], list[int], list[int]]:
-    """Google's create_masked_lm_predictions on ids -> (ids, positions, labels).
+    """Google's create_masked_lm_predictions for a batch of sequences.
+
+    -> (positions, replacements, counts): for each sequence in turn, `counts[s]`
+    positions (within the sequence, sorted) and the id each one takes, -1 for
+    "kept". `starts` must mark every special token and the piece after it as
+    a group start; groups that begin at a special token are never candidates.
+
+    Per sequence, as Google: num_to_predict = min(max_predictions,
+    max(1, round(n * masked_lm_prob))); candidate groups in random order, taken
+    while they fit (a group that would overshoot is skipped, the next tried);
+    each masked piece becomes [MASK] (80%), a random non-reserved id (10%) or
+    stays (10%).
+    """
+    m = len(lengths)
+    first = np.cumsum(lengths) - lengths
+    total = int(first[-1] + lengths[-1]) if m else 0
+    is_start = np.frombuffer(starts, dtype=np.uint8).astype(bool)
+    is_start[first] = True  # a sequence's first piece begins a group
+    group_start = np.flatnonzero(is_start)
+    group_length = np.diff(group_start, append=total)
+    sequence_begins = np.zeros(total, dtype=bool)
+    sequence_begins[first] = True
+    group_seq = np.cumsum(sequence_begins[group_start]) - 1
+    is_special = np.zeros(total, dtype=bool)
+    is_special[special] = True
+    candidate = ~is_special[group_start]
+    cand_start, cand_length, cand_seq = group_start[candidate], group_length[candidate], group_seq[candidate]
+    to_predict = np.minimum(
+        params.max_predictions_per_seq,
+        np.maximum(1, np.rint(lengths * params.masked_lm_prob).astype(np.int64)),
+    )
+    # Row s of the grids: sequence s's candidates, in position order, padded.
+    per_seq = np.bincount(cand_seq, minlength=m)
+    cand_column = np.arange(len(cand_start)) - np.repeat(np.cumsum(per_seq) - per_seq, per_seq)
+    width = int(per_seq.max()) if m else 0
+    never_fits = params.max_predictions_per_seq + 1
+    in_position_order = np.full((m, width), never_fits, dtype=np.int64)
+    in_position_order[cand_seq, cand_column] = cand_length
+    # Shuffle each row: sort by random keys, the padding (key 2) last.
+    keys = gen.random((m, width))
+    keys[in_position_order == never_fits] = 2.0
+    shuffled = np.argsort(keys, axis=1)
+    grid = np.take_along_axis(in_position_order, shuffled, axis=1)
+    # Google's greedy take in two steps. The prefix that fits, at once: the
+    # lengths are positive, so it is where the running sum stays within the
+    # target. Then, only in rows with room left, each round takes the first
+    # later group that fits the room (the one Google's loop would take next).
+    take = np.cumsum(grid, axis=1) <= to_predict[:, None]
+    examined = take.sum(axis=1)  # the prefix length; that column did not fit
+    room = to_predict - np.where(take, grid, 0).sum(axis=1)
+    rows = np.flatnonzero((room > 0) & (examined < per_seq))
+    columns = np.arange(width)
+    while rows.size:
+        fits = (columns > examined[rows, None]) & (grid[rows] <= room[rows, None])
+        some = fits.any(axis=1)
+        rows, fits = rows[some], fits[some]
+        column = fits.argmax(axis=1)
+        take[rows, column] = True
+        room[rows] -= grid[rows, column]
+        examined[rows] = column
+        rows = rows[room[rows] > 0]
+    # Back to position order: the chosen candidates come out sorted.
+    taken_in_position_order = np.zeros((m, width), dtype=bool)
+    np.put_along_axis(taken_in_position_order, shuffled, take, axis=1)
+    chosen = taken_in_position_order[cand_seq, cand_column]
+    begin, length, seq = cand_start[chosen], cand_length[chosen], cand_seq[chosen]
+    positions = np.arange(int(length.sum())) + np.repeat(begin - (np.cumsum(length) - length), length)
+    kind = gen.random(len(positions))
+    replacement = np.full(len(positions), -1, dtype=np.int64)
+    replacement[kind < 0.8] = params.mask_id
+    random_word = kind >= 0.9
+    replacement[random_word] = gen.integers(params.random_low, params.random_high, int(random_word.sum()))
+    seq = np.repeat(seq, length)
+    counts = np.bincount(seq, minlength=m)
+    return (positions - first[seq]).tolist(), replacement.tolist(), counts.tolist()
+
+
+def apply_masks(ids: list[int], positions: list[int], replacements: list[int]) -> tuple[list[int], list[int]]:
+    """(masked ids, labels) of one sequence from `mask_flat`'s positions and replacements."""
+    output = list(ids)
+    for position, new in zip(positions, replacements, strict=True):
+        if new >= 0:
+            output[position] = new
+    return output, [ids[p] for p in positions]
+
+
+def mask_tokens(
+    ids: list[int],
+    starts: Sequence[int],
+    special: Sequence[int],
+    params: BertParams,
+    gen: np.random.Generator,
+) -> tuple[list[int], list[int], list[int]]:
+    """Masking of one sequence -> (ids, positions, labels), positions sorted.
 
     `special` holds the positions of [CLS] and [SEP]: never candidates.
     Candidates are groups of positions: a new group begins where `starts` is
-    1 or after a special token. Positions come out sorted.
+    1 or after a special token.
     """
-    starts = list(starts)
-    n_ids = len(ids)
+    starts = bytearray(1 if s else 0 for s in starts)
     for i in special:
         starts[i] = 1
-        if i + 1 < n_ids:
+        if i + 1 < len(ids):
             starts[i + 1] = 1
-    bounds = [i for i, s in enumerate(starts) if s]
-    bounds.append(n_ids)
-    if bounds[0] != 0:
-        bounds.insert(0, 0)
-    specials = set(special)
-    candidates = [k for k, b in enumerate(bounds[:-1]) if b not in specials]
-    return mask_groups(ids, bounds, candidates, params, rng)
-
-
-def mask_groups(
-    ids: list[int], bounds: list[int], candidates: list[int], params: BertParams, rng: random.Random
-) -> tuple[list[int], list[int], list[int]]:
-    """Masking over candidate groups -> (ids, positions, labels), positions sorted.
-
-    Group k is positions [bounds[k], bounds[k + 1]); `candidates` lists the
-    groups that may be masked, in position order; it is used up (shuffled in place).
-    """
-    output = list(ids)
-    num_to_predict = min(params.max_predictions_per_seq, max(1, int(round(len(ids) * params.masked_lm_prob))))
-    positions: list[int] = []
-    mask_id, low, span = params.mask_id, params.random_low, params.random_high - params.random_low
-    # Google shuffles every candidate, then takes groups in order until full.
-    # A Fisher-Yates shuffle drawn lazily gives the same distribution and
-    # stops after the ~20 groups it needs instead of drawing ~120.
-    n, k, taken = len(candidates), 0, 0
-    random_ = rng.random
-    while k < n and taken < num_to_predict:
-        j = k + int(random_() * (n - k))
-        group = candidates[j]
-        candidates[j] = candidates[k]  # slot k is never read again
-        k += 1
-        begin, end = bounds[group], bounds[group + 1]
-        if taken + end - begin > num_to_predict:
-            continue
-        # Groups never overlap, so Google's covered-index check is always false here.
-        for index in range(begin, end):
-            if random_() < 0.8:
-                output[index] = mask_id
-            elif random_() >= 0.5:  # else kept
-                output[index] = low + int(random_() * span)
-        positions += range(begin, end)
-        taken += end - begin
-    positions.sort()
-    return output, positions, [ids[p] for p in positions]
+    positions, replacements, _ = mask_flat(
+        bytes(starts), np.array([len(ids)]), np.array(special, dtype=np.int64), params, gen
+    )
+    output, labels = apply_masks(ids, positions, replacements)
+    return output, positions, labels
 
 
 # Inside instance building a sentence is (ids, starts): its piece ids, and one
 # byte per piece, 1 where the piece begins a masking group. Segments are then
-# list and bytes concatenations and slices, and the group bounds of an
-# instance one numpy call, instead of per-token Python work.
+# list and bytes concatenations and slices, and a batch of instances is
+# masked with a few numpy calls, instead of per-token Python work.
 Sentence = tuple[list[int], bytes]
+# Segments A and B before masking: (ids_a, starts_a, ids_b, starts_b, is_random_next).
+Pair = tuple[list[int], bytes, list[int], bytes, bool]
 
 
 def split_tokens(tokens: list[int]) -> Sentence:
@@ -331,24 +446,32 @@ def split_tokens(tokens: list[int]) -> Sentence:
     return [t >> 1 for t in tokens], bytes([t & 1 for t in tokens])
 
 
+def split_documents(documents: list[list[list[int]]]) -> list[list[Sentence]]:
+    return [[split_tokens(s) for s in d] for d in documents]
+
+
 def create_instances_from_document(
-    documents: list[list[list[int]]], document_index: int, params: BertParams, rng: random.Random
+    documents: list[list[list[int]]],
+    document_index: int,
+    params: BertParams,
+    rng: random.Random,
+    gen: np.random.Generator,
 ) -> list[BertInstance]:
     """Google's create_instances_from_document on encoded tokens (id * 2 + start)."""
-    split = [[split_tokens(s) for s in d] for d in documents]
-    return instances_from_document(split, document_index, params, rng)
+    pairs = segment_pairs(split_documents(documents), document_index, params, rng)
+    return mask_pairs(pairs, params, gen)
 
 
-def instances_from_document(
+def segment_pairs(
     documents: list[list[Sentence]], document_index: int, params: BertParams, rng: random.Random
-) -> list[BertInstance]:
-    """Google's create_instances_from_document on (ids, starts) sentences."""
+) -> list[Pair]:
+    """Google's create_instances_from_document on (ids, starts) sentences, before masking."""
     document = documents[document_index]
     max_num_tokens = params.max_seq_length - 3
     target_seq_length = max_num_tokens
     if rng.random() < params.short_seq_prob:
         target_seq_length = rng.randint(2, max_num_tokens)
-    instances = []
+    pairs: list[Pair] = []
     current_chunk: list[Sentence] = []
     current_length = 0
     # randint(a, b) is a + _randbelow(b - a + 1) in CPython: the same draws
@@ -394,15 +517,13 @@ def instances_from_document(
                     ids_a, starts_a = ids_a[front_a : len_a - back_a], starts_a[front_a : len_a - back_a]
                     ids_b, starts_b = ids_b[front_b : len_b - back_b], starts_b[front_b : len_b - back_b]
                 if ids_a and ids_b:
-                    instances.append(
-                        _bert_instance(ids_a, starts_a, ids_b, starts_b, is_random_next, params, rng)
-                    )
+                    pairs.append((ids_a, starts_a, ids_b, starts_b, is_random_next))
                 else:
                     Metrics.counter(NAME, "instances_dropped_empty_segment").inc()
             current_chunk = []
             current_length = 0
         i += 1
-    return instances
+    return pairs
 
 
 def _join(sentences: list[Sentence]) -> Sentence:
@@ -414,24 +535,34 @@ def _join(sentences: list[Sentence]) -> Sentence:
     return ids, b"".join([s[1] for s in sentences])
 
 
-def _bert_instance(ids_a, starts_a, ids_b, starts_b, is_random_next, params, rng) -> BertInstance:
-    """Segments A and B as (ids, starts) -> the masked instance."""
-    len_a, len_b = len(ids_a), len(ids_b)
-    ids = [params.cls_id, *ids_a, params.sep_id, *ids_b, params.sep_id]
+def mask_pairs(pairs: list[Pair], params: BertParams, gen: np.random.Generator) -> list[BertInstance]:
+    """Segment pairs -> masked instances ([CLS] A [SEP] B [SEP]), one `mask_flat` call for all."""
+    if not pairs:
+        return []
+    cls_id, sep_id = params.cls_id, params.sep_id
     # Every special token and the piece after it begin a group.
-    starts = b"\x01\x01" + starts_a[1:] + b"\x01\x01" + starts_b[1:] + b"\x01"
-    bounds = np.frombuffer(starts, dtype=np.uint8).nonzero()[0].tolist()
-    bounds.append(len(ids))
-    # Groups 0 ([CLS]), the first [SEP]'s and the last one's are no candidates.
-    sep_a = bounds.index(len_a + 1)
-    candidates = [*range(1, sep_a), *range(sep_a + 1, len(bounds) - 2)]
-    output, positions, labels = mask_groups(ids, bounds, candidates, params, rng)
-    segment_ids = [0] * (len_a + 2) + [1] * (len_b + 1)
-    return BertInstance(output, segment_ids, positions, labels, is_random_next)
+    starts = b"".join([b"".join((b"\x01\x01", p[1][1:], b"\x01\x01", p[3][1:], b"\x01")) for p in pairs])
+    len_a = np.array([len(p[0]) for p in pairs], dtype=np.int64)
+    lengths = len_a + np.array([len(p[2]) for p in pairs], dtype=np.int64) + 3
+    first = np.cumsum(lengths) - lengths
+    special = np.concatenate((first, first + len_a + 1, first + lengths - 1))
+    positions, replacements, counts = mask_flat(starts, lengths, special, params, gen)
+    instances, j = [], 0
+    for (ids_a, _, ids_b, _, is_random_next), count in zip(pairs, counts, strict=True):
+        output = [cls_id, *ids_a, sep_id, *ids_b, sep_id]
+        where = positions[j : j + count]
+        labels = [output[p] for p in where]
+        for p, new in zip(where, replacements[j : j + count], strict=True):  # apply_masks, inlined
+            if new >= 0:
+                output[p] = new
+        j += count
+        segment_ids = [0] * (len(ids_a) + 2) + [1] * (len(ids_b) + 1)
+        instances.append(BertInstance(output, segment_ids, where, labels, is_random_next))
+    return instances
 
 
 def bert_bucket_instances(
-    documents: list[list[list[int]]],
+    documents: list[list[Sentence]],
     params: BertParams,
     dupe_factor: int,
     rng: random.Random,
@@ -439,20 +570,28 @@ def bert_bucket_instances(
 ) -> list:
     """All instances of one bucket, as create_training_instances makes them (shuffled).
 
+    `documents` hold (ids, starts) sentences (`group_sentences`,
+    `split_documents`). Segments come from `rng`; masking from a numpy
+    generator seeded by `rng`'s first draw, MASK_BATCH instances at a time.
     With `finish` (a serializer), each instance goes through it as soon as it
-    is made and only the result is kept: the shuffle draws on the count alone,
-    so the order is the same, and a bucket holds bytes, not lists of ints
-    (less memory, and far less for the cyclic GC to walk).
+    is masked and only the result is kept: the shuffle draws on the count
+    alone, so the order is the same, and a bucket holds bytes, not lists of
+    ints (less memory, and far less for the cyclic GC to walk).
     """
+    gen = np.random.default_rng(rng.getrandbits(64))
     documents = [d for d in documents if d]
     rng.shuffle(documents)
-    # Split once per bucket, not once per dupe_factor pass.
-    split = [[split_tokens(s) for s in d] for d in documents]
     made: list = []
+    pending: list[Pair] = []
     for _ in range(dupe_factor):
-        for index in range(len(split)):
-            instances = instances_from_document(split, index, params, rng)
-            made.extend(map(finish, instances) if finish else instances)
+        for index in range(len(documents)):
+            pending += segment_pairs(documents, index, params, rng)
+            if len(pending) >= MASK_BATCH:
+                instances = mask_pairs(pending, params, gen)
+                made.extend(map(finish, instances) if finish else instances)
+                pending = []
+    instances = mask_pairs(pending, params, gen)
+    made.extend(map(finish, instances) if finish else instances)
     rng.shuffle(made)
     return made
 
@@ -660,7 +799,47 @@ def group_documents(sentences: Iterable[tuple[str, int, int, bytes]]) -> list[li
     return documents
 
 
+def group_sentences(sentences: Iterable[tuple[str, int, int, bytes]]) -> list[list[Sentence]]:
+    """`group_documents`, with each sentence split into (ids, starts) as `split_tokens` does.
+
+    The bucket's tokens are split by two numpy calls over all of them, then sliced.
+    """
+    ordered = sorted(sentences)
+    tokens = np.frombuffer(b"".join([s[3] for s in ordered]), dtype=np.uint32)
+    all_ids = (tokens >> 1).tolist()
+    all_starts = (tokens & 1).astype(np.uint8).tobytes()
+    documents: list[list[Sentence]] = []
+    previous, begin = None, 0
+    for key, _, _, data in ordered:
+        if key != previous:
+            documents.append([])
+            previous = key
+        end = begin + len(data) // 4
+        documents[-1].append((all_ids[begin:end], all_starts[begin:end]))
+        begin = end
+    return documents
+
+
 # ------------------------------------------------------------------ Beam
+
+
+@contextlib.contextmanager
+def cyclic_gc_paused():
+    """Python's cyclic GC off for the block (back to its former state after).
+
+    Building a bucket allocates ~10 container objects per instance and makes
+    no reference cycles, so reference counting frees all of it; but every
+    generation-2 collection those allocations trigger walks every object the
+    worker holds (the runner's buffered elements too): a fifth of the build's
+    CPU time at dupe_factor 10.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # Sentences per element out of TokenizeSentences: Beam's per-element cost
@@ -690,14 +869,15 @@ class TokenizeSentences(beam.DoFn):
         sentences = Metrics.counter(NAME, "sentences_in")
         empty = Metrics.counter(NAME, "sentences_empty")
         progress = beam_io.Progress(NAME, "sentences")
-        encode, whole_word = self._pieces.encode_sentence, self._whole_word
+        encode, whole_word = self._pieces.encode_bytes, self._whole_word
         columns = ["doc_id", "paragraph_index", "sentence_index", "morphemes", "word_starts"]
         batches: dict[tuple[str, int], list] = {}
         doc_id = key = None
         n_in = n_empty = 0
         for row in beam_io.iter_parquet_rows(path, columns=columns):
             n_in += 1
-            progress.tick()
+            if not n_in % SENTENCE_BATCH:  # a counter update per row cost more than tokenizing
+                progress.tick(SENTENCE_BATCH)
             tokens = encode(row["morphemes"], row["word_starts"], whole_word)
             if not tokens:
                 n_empty += 1
@@ -709,12 +889,13 @@ class TokenizeSentences(beam.DoFn):
                 document_key(row, c.document),
                 row["paragraph_index"],
                 row["sentence_index"],
-                array("I", tokens).tobytes(),
+                tokens,
             )
             batch = batches.setdefault(key, [])
             batch.append(value)
             if len(batch) >= SENTENCE_BATCH:
                 yield key, batches.pop(key)
+        progress.tick(n_in % SENTENCE_BATCH)
         sentences.inc(n_in)
         empty.inc(n_empty)
         for key in sorted(batches):
@@ -742,19 +923,21 @@ class BuildExamples(beam.DoFn):
         (split, bucket), batches = element
         spec, c = self._spec, self._config
         rng = random.Random(seed_for(c.seed, spec.name, split, bucket))
-        documents = group_documents(chain.from_iterable(batches))
-        if spec.flavour == "bert":
-            made = bert_bucket_instances(documents, self._params, c.dupe_factor, rng, self._write)
-        else:
-            made = [
-                example_bytes(
-                    electra_features(a, b, spec.seq_length, self._cls, self._sep, c.v2_feature_names)
-                )
-                for a, b in electra_bucket_examples(
-                    [[[t >> 1 for t in s] for s in d] for d in documents], spec.seq_length, rng
-                )
-            ]
-        del documents
+        with cyclic_gc_paused():
+            if spec.flavour == "bert":
+                documents = group_sentences(chain.from_iterable(batches))
+                made = bert_bucket_instances(documents, self._params, c.dupe_factor, rng, self._write)
+            else:
+                documents = group_documents(chain.from_iterable(batches))
+                made = [
+                    example_bytes(
+                        electra_features(a, b, spec.seq_length, self._cls, self._sep, c.v2_feature_names)
+                    )
+                    for a, b in electra_bucket_examples(
+                        [[[t >> 1 for t in s] for s in d] for d in documents], spec.seq_length, rng
+                    )
+                ]
+            del documents
         Metrics.counter(NAME, f"{spec.name}_{split}_examples").inc(len(made))
         # One element per bucket: Beam's per-element cost would otherwise
         # exceed the cost of building an instance.
@@ -786,11 +969,16 @@ class AssignShard(beam.DoFn):
         split, bucket = key
         shards = self._num_shards[split]
         offset = self._offsets[key]
-        for shard in range(shards):
-            first = (shard - offset) % shards  # the bucket's first example for this shard
-            if first < len(examples):
-                chosen = range(first, len(examples), shards)
-                yield (split, shard), [(examples[i][0], bucket, i, examples[i][1]) for i in chosen]
+        dealt = []
+        with cyclic_gc_paused():  # a tuple per example; none kept while yielding
+            for shard in range(shards):
+                first = (shard - offset) % shards  # the bucket's first example for this shard
+                if first < len(examples):
+                    chosen = range(first, len(examples), shards)
+                    dealt.append(
+                        ((split, shard), [(examples[i][0], bucket, i, examples[i][1]) for i in chosen])
+                    )
+        yield from dealt
 
 
 def file_path(metadata) -> str:
@@ -816,13 +1004,14 @@ class WriteShard(beam.DoFn):
     def process(self, element):
         key, groups = element
         split, index = key
-        examples = [x for chunk in groups.get("examples", []) for x in chunk]
-        examples.sort(key=sort_order)
-        path = shard_file(
-            self._output_dir, self._spec.name, split, index, self._num_shards[split], self._gzip
-        )
-        # The bytes tf.io.TFRecordWriter writes, without importing TensorFlow.
-        write_tfrecord_file(path, (data for _, _, _, data in examples), self._gzip)
+        with cyclic_gc_paused():  # a sort key tuple per example
+            examples = [x for chunk in groups.get("examples", []) for x in chunk]
+            examples.sort(key=sort_order)
+            path = shard_file(
+                self._output_dir, self._spec.name, split, index, self._num_shards[split], self._gzip
+            )
+            # The bytes tf.io.TFRecordWriter writes, without importing TensorFlow.
+            write_tfrecord_file(path, (data for _, _, _, data in examples), self._gzip)
         yield split, len(examples)
 
 

@@ -4,8 +4,10 @@ runs and worker counts, TFDV validation, and tf-models-official's loader."""
 
 import os
 import random
+from array import array
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from pipeline import tfrecords as R
@@ -55,7 +57,7 @@ def test_encode_sentence_maps_eojeol_starts_through_pieces():
 
 def _masked(ids, starts, seed):
     special = [k for k, i in enumerate(ids) if i in (PARAMS.cls_id, PARAMS.sep_id)]
-    return R.mask_tokens(ids, starts, special, PARAMS, random.Random(seed))
+    return R.mask_tokens(ids, starts, special, PARAMS, np.random.default_rng(seed))
 
 
 def test_masking_never_touches_special_tokens_and_sorts_positions():
@@ -98,7 +100,7 @@ def test_whole_word_masking_masks_whole_groups_only():
     params = R.BertParams(**{**PARAMS.__dict__, "max_predictions_per_seq": 6})
     for seed in range(200):
         special = [k for k, i in enumerate(ids) if i in (5, 6)]
-        _, positions, _ = R.mask_tokens(ids, starts, special, params, random.Random(seed))
+        _, positions, _ = R.mask_tokens(ids, starts, special, params, np.random.default_rng(seed))
         groups = {(p - 1) // 3 for p in positions if 1 <= p <= len(body)}
         for g in groups:
             assert {1 + 3 * g, 2 + 3 * g, 3 + 3 * g} <= set(positions)
@@ -115,10 +117,32 @@ def test_truncate_seq_pair_trims_the_longer_side():
     assert len(a) == 5 and len(b) == 3
 
 
+def test_truncated_counts_equal_googles_token_by_token_loop():
+    for len_a in range(30):
+        for len_b in range(30):
+            for max_num_tokens in (1, 4, 17, 29):
+                a, b = len_a, len_b
+                while a + b > max_num_tokens:  # Google's loop
+                    if a > b:
+                        a -= 1
+                    else:
+                        b -= 1
+                expected = (len_a - a, len_b - b)
+                assert R.truncated_counts(len_a, len_b, max_num_tokens) == expected
+
+
+def test_truncation_drops_front_or_back_with_a_fair_coin():
+    fronts = [R.truncation(60, 10, 30, random.Random(seed))[0] for seed in range(2000)]
+    # 40 tokens dropped from A: the front share is Binomial(40, 1/2).
+    assert all(0 <= f <= 40 for f in fronts)
+    assert abs(sum(fronts) / len(fronts) - 20) < 0.3
+    assert 0 < min(fronts) < 15 and 25 < max(fronts) < 40
+
+
 def test_instances_have_google_layout_and_nsp_labels():
     documents = [doc(8, base=10 + 100 * d) for d in range(6)]
     rng = random.Random(1)
-    instances = R.bert_bucket_instances(documents, PARAMS, dupe_factor=5, rng=rng)
+    instances = R.bert_bucket_instances(R.split_documents(documents), PARAMS, dupe_factor=5, rng=rng)
     assert instances
     labels = Counter(x.is_random_next for x in instances)
     assert labels[True] and labels[False]
@@ -134,14 +158,14 @@ def test_instances_have_google_layout_and_nsp_labels():
 
 def test_single_sentence_chunks_are_always_random_next():
     documents = [[enc(list(range(10, 40)))] for _ in range(3)]  # one long sentence per document
-    instances = R.bert_bucket_instances(documents, PARAMS, 3, random.Random(0))
+    instances = R.bert_bucket_instances(R.split_documents(documents), PARAMS, 3, random.Random(0))
     assert instances and all(x.is_random_next for x in instances)
 
 
 def test_same_seed_same_instances():
     documents = [doc(5, base=10 + 50 * d) for d in range(4)]
-    a = R.bert_bucket_instances(documents, PARAMS, 2, random.Random(7))
-    b = R.bert_bucket_instances(documents, PARAMS, 2, random.Random(7))
+    a = R.bert_bucket_instances(R.split_documents(documents), PARAMS, 2, random.Random(7))
+    b = R.bert_bucket_instances(R.split_documents(documents), PARAMS, 2, random.Random(7))
     assert a == b
 
 
@@ -212,7 +236,7 @@ def _real_instances(n_docs=12, seed=3, params=PARAMS):
         ]
         for _ in range(n_docs)
     ]
-    return R.bert_bucket_instances(documents, params, 3, random.Random(seed))
+    return R.bert_bucket_instances(R.split_documents(documents), params, 3, random.Random(seed))
 
 
 def test_varints_and_packed_lists_match_protobuf():
@@ -301,6 +325,7 @@ def test_piece_cache_encodes_like_encode_sentence():
         def __init__(self):
             # the caches only; no tokenizer needed
             self._cache, self._whole, self._plain, self._max_size = {}, {}, {}, 4
+            self._whole_bytes, self._plain_bytes = {}, {}
             self._table = {"본": (10,), "발명": (11,), "은": (12,), "세제액": (13, 14), ".": (15,), "": ()}
 
         def __call__(self, morpheme):
@@ -319,6 +344,7 @@ def test_piece_cache_encodes_like_encode_sentence():
             for whole_word in (True, False):
                 expected = R.encode_sentence(morphemes, marks, pieces, whole_word)
                 assert pieces.encode_sentence(morphemes, marks, whole_word) == expected
+                assert pieces.encode_bytes(morphemes, marks, whole_word) == array("I", expected).tobytes()
 
 
 def test_split_tokens_and_truncation_match_the_list_versions():
@@ -339,14 +365,14 @@ def test_instances_match_a_token_by_token_reference():
         for d in range(5)
     ]
     rng_a, rng_b = random.Random(4), random.Random(4)
-    fast = R.create_instances_from_document(documents, 2, PARAMS, rng_a)
+    fast = R.create_instances_from_document(documents, 2, PARAMS, rng_a, np.random.default_rng(9))
     assert fast
     # Same draws, made through the public list-based helpers.
-    reference = _reference_instances(documents, 2, PARAMS, rng_b)
+    reference = _reference_instances(documents, 2, PARAMS, rng_b, np.random.default_rng(9))
     assert fast == reference
 
 
-def _reference_instances(documents, document_index, params, rng):
+def _reference_instances(documents, document_index, params, rng, gen):
     document = documents[document_index]
     max_num_tokens = params.max_seq_length - 3
     target = max_num_tokens
@@ -377,15 +403,32 @@ def _reference_instances(documents, document_index, params, rng):
                 b = [t for s in chunk[a_end:] for t in s]
             R.truncate_seq_pair(a, b, max_num_tokens, rng)
             if a and b:
-                tokens = [params.cls_id * 2 + 1, *a, params.sep_id * 2 + 1, *b, params.sep_id * 2 + 1]
-                ids = [t >> 1 for t in tokens]
-                special = (0, len(a) + 1, len(tokens) - 1)
-                output, positions, labels = R.mask_tokens(ids, [t & 1 for t in tokens], special, params, rng)
-                segments = [0] * (len(a) + 2) + [1] * (len(b) + 1)
-                out.append(R.BertInstance(output, segments, positions, labels, random_next))
+                out.append((a, b, random_next))
             chunk, length = [], 0
         i += 1
-    return out
+    # Every instance of the document masked in one batch, token by token here.
+    sequences, starts, special, offset = [], [], [], 0
+    for a, b, _ in out:
+        tokens = [params.cls_id * 2 + 1, *a, params.sep_id * 2 + 1, *b, params.sep_id * 2 + 1]
+        marks = [t & 1 for t in tokens]
+        for k in (0, len(a) + 1, len(tokens) - 1):
+            special.append(offset + k)
+            marks[k] = 1
+            if k + 1 < len(tokens):
+                marks[k + 1] = 1
+        sequences.append([t >> 1 for t in tokens])
+        starts += marks
+        offset += len(tokens)
+    lengths = np.array([len(s) for s in sequences])
+    positions, replacements, counts = R.mask_flat(bytes(starts), lengths, np.array(special), params, gen)
+    instances, j = [], 0
+    for (a, b, random_next), ids, count in zip(out, sequences, counts, strict=True):
+        where, new = positions[j : j + count], replacements[j : j + count]
+        j += count
+        output, labels = R.apply_masks(ids, where, new)
+        segments = [0] * (len(a) + 2) + [1] * (len(b) + 1)
+        instances.append(R.BertInstance(output, segments, where, labels, random_next))
+    return instances
 
 
 def test_tokenize_batches_sentences_per_bucket(tmp_path, monkeypatch):
@@ -648,3 +691,19 @@ def test_demo_run_to_tfrecords(demo_copy, tmp_path):
     # every morph sentence read once per vocabulary (bert, electra), none empty
     assert manifest["counters"]["sentences_in"] == 2 * morph["counters"]["sentences"]
     assert manifest["counters"]["sentences_empty"] == 0
+
+
+def test_cyclic_gc_paused_restores_the_former_state():
+    import gc
+
+    assert gc.isenabled()
+    with R.cyclic_gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with R.cyclic_gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
