@@ -9,20 +9,23 @@ warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\..*")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture
-def demo_copy(tmp_path):
-    """A copy of pipeline.yaml whose output_root is a temp folder; returns its path."""
+def write_demo_config(folder) -> str:
+    """folder/pipeline.yaml: the repo's config with output_root folder/out and every
+    repo path made absolute; returns its path."""
     import yaml
 
     with open(os.path.join(REPO, "pipeline.yaml"), encoding="utf-8") as f:
         data = yaml.safe_load(f)
-    data["output_root"] = str(tmp_path / "out")
+    data["output_root"] = str(folder / "out")
     for spec in data["inputs"]:
         spec["glob"] = os.path.join(REPO, spec["glob"])
-    data = _absolute_repo_paths(data)
-    path = tmp_path / "pipeline.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return str(path)
+    return write_config(folder, _absolute_repo_paths(data))
+
+
+@pytest.fixture
+def demo_copy(tmp_path):
+    """A copy of pipeline.yaml whose output_root is a temp folder; returns its path."""
+    return write_demo_config(tmp_path)
 
 
 def _absolute_repo_paths(value):
@@ -86,16 +89,7 @@ def demo_tfrecords(tmp_path_factory):
     """The demo corpus run through the CLI up to the tfrecords stage, once per test
     session; returns the output root (`<root>/tfrecords/bert-128/Split-train/...`,
     `<root>/vocab/bert/vocab.txt`, ...). Read it, never write into it."""
-    import yaml
-
     tmp = tmp_path_factory.mktemp("demo_tfrecords")
-    with open(os.path.join(REPO, "pipeline.yaml"), encoding="utf-8") as f:
-        data = yaml.safe_load(f)
-    data["output_root"] = str(tmp / "out")
-    for spec in data["inputs"]:
-        spec["glob"] = os.path.join(REPO, spec["glob"])
-    data = _absolute_repo_paths(data)
-    config = write_config(tmp, data)
-    done = run_cli(config, "run", "--to", "tfrecords", timeout=1200)
+    done = run_cli(write_demo_config(tmp), "run", "--to", "tfrecords", timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     return str(tmp / "out")
