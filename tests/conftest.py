@@ -80,6 +80,17 @@ def tiny_inputs(tmp_path):
     }
 
 
+def read_tree(root) -> dict[str, bytes]:
+    """Every file under root: relative path -> bytes (for byte-identity checks)."""
+    out = {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, root)] = f.read()
+    return out
+
+
 def copy_tree(src: str, dst: str) -> None:
     shutil.copytree(src, dst)
 

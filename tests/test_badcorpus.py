@@ -6,25 +6,16 @@ import sys
 from collections import Counter
 
 import pytest
+from conftest import read_tree
 
 from pipeline import badcorpus, netguard
 from pipeline.badcorpus import josa, outcome_text
 
 
-def _files(root):
-    out = {}
-    for dirpath, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(dirpath, name)
-            with open(path, "rb") as f:
-                out[os.path.relpath(path, root)] = f.read()
-    return out
-
-
 def test_corpus_is_deterministic_with_one_file_per_case(tmp_path):
     cases = badcorpus.write_corpus(str(tmp_path / "a"), big_mb=0.1, max_file_mb=1)
     badcorpus.write_corpus(str(tmp_path / "b"), big_mb=0.1, max_file_mb=1)
-    first, second = _files(tmp_path / "a"), _files(tmp_path / "b")
+    first, second = read_tree(tmp_path / "a"), read_tree(tmp_path / "b")
     assert first == second
     assert set(first) == {c.path for c in cases} | {os.path.join(badcorpus.CANARY_DIR, badcorpus.CANARY_FILE)}
     assert len({c.name for c in cases}) == len(cases)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, read_tree
 
 pytestmark = pytest.mark.slow
 
@@ -87,15 +87,11 @@ NOT_COMPARED = ("nouns/scoring.json", "dictionary/report.json")
 
 
 def _all_outputs(root):
-    out = {}
-    for dirpath, _, names in os.walk(root):
-        for name in names:
-            rel = os.path.relpath(os.path.join(dirpath, name), root)
-            if name == "manifest.json" or rel.startswith(NOT_COMPARED):
-                continue
-            with open(os.path.join(dirpath, name), "rb") as f:
-                out[rel] = f.read()
-    return out
+    return {
+        rel: data
+        for rel, data in read_tree(root).items()
+        if os.path.basename(rel) != "manifest.json" and not rel.startswith(NOT_COMPARED)
+    }
 
 
 def test_every_stage_is_byte_identical_across_runner_modes_and_workers(demo_copy, tmp_path):

@@ -9,6 +9,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from conftest import read_tree
 
 from pipeline import tfrecords as R
 from pipeline import tfrecords_schema as S
@@ -548,16 +549,6 @@ def run_records(tmp_path, out, mode, workers, config=CONFIG):
     return vocabs
 
 
-def tree_bytes(folder):
-    out = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                out[os.path.relpath(path, folder)] = f.read()
-    return out
-
-
 def read_records(pattern, spec, v2=False):
     import tensorflow as tf
 
@@ -570,7 +561,7 @@ def read_records(pattern, spec, v2=False):
 def test_beam_records_are_deterministic_balanced_and_valid(tmp_path):
     vocabs = run_records(tmp_path, tmp_path / "a", "in_memory", 1)
     run_records(tmp_path, tmp_path / "b", "multi_processing", 2)
-    a, b = tree_bytes(tmp_path / "a"), tree_bytes(tmp_path / "b")
+    a, b = read_tree(tmp_path / "a"), read_tree(tmp_path / "b")
     assert a and a == b
     assert len([k for k in a if k.startswith("bert-128/Split-train/")]) == 8
     assert len([k for k in a if k.startswith("electra-128/Split-eval/")]) == 8
