@@ -4,14 +4,14 @@
         [--dupe-factor 10,1]
 
 Copies the demo corpus's morph shards `scale` times (each copy a new set of
-publications), keeps the documents per bucket constant (num_buckets = 8 x
-scale), and runs the stage's `BuildPretrainingRecords` for bert-128 (dupe_factor
-10 and 1, GZIP, 8 shards) on DirectRunner in_memory with one worker, in a child
+publications), keeps the documents per bucket constant (num_buckets = 8 x scale; 8 shards
+whatever the scale: the shard writers stream), and runs the stage's `BuildPretrainingRecords` for bert-128 (dupe_factor
+10 and 1, GZIP) on DirectRunner in_memory with one worker, in a child
 process per scale. Prints wall and CPU seconds, instances/s and MB/s of
 morpheme text per CPU second, the process's peak RSS (DirectRunner in_memory
-holds the whole shuffle in this process, so this grows with the corpus), and
-the peak Python allocation while one bucket is built (tracemalloc: the working
-set a distributed worker holds, which should stay flat). Not a test.
+runs everything in this one process; the exchanges go through scratch files,
+so this should stay flat), and the peak Python allocation while one bucket is
+built (tracemalloc: the working set a worker holds). Not a test.
 """
 
 from __future__ import annotations
@@ -59,26 +59,33 @@ def scaled_corpus(folder: str, scale: int) -> float:
     return size / 1e6
 
 
-def bucket_working_set(folder: str, vocab: str, config: TfrecordsConfig) -> tuple[float, int]:
+def bucket_working_set(folder: str, vocab: str, config: TfrecordsConfig, scratch: str) -> tuple[float, int]:
     """Peak MB allocated while building the largest bucket's examples (tracemalloc)."""
-    fn = R.TokenizeSentences(vocab, config, True)
+    fn = R.TokenizeSentences(vocab, config, True, scratch)
     fn.setup()
-    buckets: dict = {}
-    for path in beam_io.list_files(os.path.join(folder, "part-*.parquet")):
-        for key, batch in fn.process(path):
-            buckets.setdefault(key, []).append(batch)
-    key = max(buckets, key=lambda k: sum(map(len, buckets[k])))
+    token_files = [
+        f for path in beam_io.list_files(os.path.join(folder, "part-*.parquet")) for f in fn.process(path)
+    ]
+    sizes = {}
+    for split in R.SPLITS:
+        for bucket in range(config.num_buckets):
+            partition = R.token_partition(split, bucket, config.num_buckets)
+            ranges = [f.block_range(partition) for f in token_files]
+            sizes[split, bucket] = sum(end - start for start, end in ranges)
+    key = max(sizes, key=sizes.get)
     spec = R.output_specs(config)[0]
-    build = R.BuildExamples(spec, vocab, config)
+    build = R.BuildExamples(
+        spec, vocab, config, {"train": config.num_shards, "eval": config.eval_num_shards}, scratch
+    )
     build.setup()
     tracemalloc.start()
-    made = sum(len(examples) for _, examples in build.process((key, buckets[key])))
+    made = sum(count for _, count, _ in build.process(key, token_files))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return peak / 1e6, made
 
 
-def run_scale(scale: int, vocab: str, dupe_factor: int = 10) -> dict:
+def run_scale(scale: int, vocab: str, dupe_factor: int = 10, shards: int = 0) -> dict:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -87,7 +94,11 @@ def run_scale(scale: int, vocab: str, dupe_factor: int = 10) -> dict:
     os.makedirs(folder)
     mb = scaled_corpus(folder, scale)
     config = TfrecordsConfig(
-        outputs=("bert-128",), num_buckets=8 * scale, num_shards=8, eval_percent=0.0, dupe_factor=dupe_factor
+        outputs=("bert-128",),
+        num_buckets=8 * scale,
+        num_shards=shards or 8 * scale,
+        eval_percent=0.0,
+        dupe_factor=dupe_factor,
     )
     spec = R.output_specs(config)[0]
     options = PipelineOptions(
@@ -97,12 +108,13 @@ def run_scale(scale: int, vocab: str, dupe_factor: int = 10) -> dict:
     with beam.Pipeline(options=options) as p:
         _ = p | R.BuildPretrainingRecords(os.path.join(folder, "part-*.parquet"), vocab, spec, config, tmp)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    # Before TensorFlow's import (~700 MB) hides the pipeline's own peak.
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     import tensorflow as tf
 
     files = beam_io.list_files(os.path.join(tmp, "bert-128", "Split-train", "*.gz"))
     instances = sum(1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP"))
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    working_set, bucket_instances = bucket_working_set(folder, vocab, config)
+    working_set, bucket_instances = bucket_working_set(folder, vocab, config, os.path.join(tmp, "ws"))
     return {
         "scale": scale,
         "dupe_factor": dupe_factor,
@@ -123,16 +135,18 @@ def main() -> int:
     parser.add_argument("--vocab", default=os.path.join(REPO, "output", "demo", "vocab", "bert", "vocab.txt"))
     parser.add_argument("--scales", default="1,10")
     parser.add_argument("--dupe-factor", default="10,1", help="comma-separated: one run per value and scale")
+    parser.add_argument("--shards", type=int, default=8, help="train shards (0: 8 x scale)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     random.seed(0)
     if args.one:
-        print(json.dumps(run_scale(args.one, args.vocab, int(args.dupe_factor))))
+        print(json.dumps(run_scale(args.one, args.vocab, int(args.dupe_factor), args.shards)))
         return 0
     for dupe_factor in args.dupe_factor.split(","):
         results = []
         for scale in map(int, args.scales.split(",")):
             command = [sys.executable, __file__, "--one", str(scale), "--vocab", args.vocab]
+            command += ["--shards", str(args.shards)]
             out = subprocess.run(
                 [*command, "--dupe-factor", dupe_factor], capture_output=True, text=True, check=True
             )

@@ -43,6 +43,10 @@ def prepare(work: str, docs: int, suffix: str = "") -> tuple[str, int, str]:
     data.pop("profiles", None)
     data = _absolute_repo_paths(data)
     data["output_root"] = os.path.join(work, f"out{suffix}")
+    # Documents per bucket held constant (125, the demo config's ratio at 1k),
+    # as a user sizes buckets for a corpus (4096 for KorPatBERT's): a bucket is
+    # what one tfrecords task holds.
+    data["tfrecords"]["num_buckets"] = max(8, docs // 125)
     data["inputs"] = [
         {"glob": os.path.join(corpus, "kipo_xml", "*.xml"), "format": "kipo_xml"},
         {"glob": os.path.join(corpus, "jsonl", "*.jsonl"), "format": "jsonl"},

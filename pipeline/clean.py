@@ -28,7 +28,7 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.metrics import Metrics
 
-from pipeline import beam_io, ingest
+from pipeline import beam_io, exchange, ingest
 from pipeline.config import CleanConfig
 from pipeline.runner import Stage, StageContext
 from pipeline.sentences import SPLITTER_VERSION, split_sentences
@@ -303,24 +303,59 @@ def work_path(output_dir: str, index: int, num_shards: int) -> str:
     return beam_io.shard_path(beam_io.join(output_dir, beam_io.TMP_DIR), "cleaned", index, num_shards, ".pkl")
 
 
-class CleanAndKey(beam.DoFn):
-    """Phase 1: (index, path) -> dedup keys, plus the cleaned shard saved for phase 2.
+# Dedup keys are exchanged through scratch files (pipeline/exchange.py), in
+# this many hash partitions: one partition's keys are what a decision task
+# holds (~100 bytes per key: ~40 MB per partition for KorPatBERT's corpus).
+DEDUP_PARTITIONS = 256
 
-    Emits ('id', (doc_id, (source, index))) for every document instance and,
-    for those with text left, ('doc', (hash, (doc_id, source, index))) and
-    ('para', (hash, (doc_id, source, index, paragraph_index))). Cleaning once
-    and pickling the result is cheaper than cleaning again in phase 2.
+
+def key_partition(key: str) -> int:
+    return beam_io.stable_shard(key, DEDUP_PARTITIONS)
+
+
+# Keys a phase-1 task holds before it writes them out as one more key file.
+SPILL_KEYS = 1_000_000
+
+
+def keys_path(output_dir: str, index: int, segment: int) -> str:
+    return beam_io.join(output_dir, beam_io.TMP_DIR, f"keys-{index:05d}-{segment:05d}.bin")
+
+
+class CleanAndKey(beam.DoFn):
+    """Phase 1: (index, path) -> BlockFiles of the shard's dedup keys, plus the cleaned
+    shard saved for phase 2.
+
+    Block p of a key file holds (ids, docs, paras) whose key falls in hash
+    partition p: (doc_id, (source, index)) for every document instance and,
+    for those with text left, (hash, (doc_id, source, index)) and (hash,
+    (doc_id, source, index, paragraph_index)). A new key file starts every
+    SPILL_KEYS keys, so a task's memory does not grow with its shard. Cleaning
+    once and pickling the result is cheaper than cleaning again in phase 2.
     """
 
     def __init__(self, config: CleanConfig, output_dir: str, num_shards: int) -> None:
         self._config, self._output_dir, self._num_shards = config, output_dir, num_shards
 
+    def _write_keys(self, partitions: dict, index: int, segment: int) -> exchange.BlockFile:
+        blocks = {p: exchange.dump(keys) for p, keys in partitions.items()}
+        return exchange.write_blocks(keys_path(self._output_dir, index, segment), blocks, DEDUP_PARTITIONS)
+
     def process(self, element):
         index, path = element
         config = self._config
+        partitions: dict[int, tuple[list, list, list]] = {}
+        held = segment = 0
+
+        def add(kind: int, key: str, value: tuple) -> None:
+            partitions.setdefault(key_partition(key), ([], [], []))[kind].append((key, value))
+
         with beam_io.FileSystems.create(work_path(self._output_dir, index, self._num_shards)) as work:
             for doc in read_documents(path):
-                yield beam.pvalue.TaggedOutput("id", (doc["doc_id"], (doc["source"], index)))
+                if held >= SPILL_KEYS:
+                    yield self._write_keys(partitions, index, segment)
+                    partitions, held, segment = {}, 0, segment + 1
+                add(0, doc["doc_id"], (doc["source"], index))
+                held += 1
                 cleaned, drops = clean_document(doc, config)
                 first_text = doc["paragraphs"][0]["text"] if doc["paragraphs"] else ""
                 stub = {
@@ -334,13 +369,39 @@ class CleanAndKey(beam.DoFn):
                     continue
                 instance = (doc["doc_id"], doc["source"], index)
                 if config.dedup_documents:
-                    yield beam.pvalue.TaggedOutput("doc", (document_hash(cleaned), instance))
+                    add(1, document_hash(cleaned), instance)
+                    held += 1
                 if config.dedup_paragraphs:
                     for p in cleaned["paragraphs"]:
                         text = paragraph_text(p)
                         if len(text) >= config.min_dedup_paragraph_chars:
-                            place = (*instance, p["paragraph_index"])
-                            yield beam.pvalue.TaggedOutput("para", (text_hash(text), place))
+                            add(2, text_hash(text), (*instance, p["paragraph_index"]))
+                            held += 1
+        yield self._write_keys(partitions, index, segment)
+
+
+def grouped_keys(key_files, partition: int, kind: int) -> list[tuple[str, list]]:
+    """One hash partition's keys of one kind (0 ids, 1 documents, 2 paragraphs), grouped
+    by key, in key order: what a GroupByKey would give for the partition."""
+    groups: dict[str, list] = {}
+    for keys in exchange.load_blocks(key_files, partition):
+        for key, value in keys[kind]:
+            groups.setdefault(key, []).append(value)
+    return sorted(groups.items())
+
+
+def decide_ids(partition: int, key_files):
+    """A hash partition -> (shard index, marker) for each duplicate document id in it."""
+    for element in grouped_keys(key_files, partition, 0):
+        yield from duplicate_ids(element)
+
+
+def decide_texts(partition: int, key_files, id_losers):
+    """A hash partition -> (shard index, marker) for each duplicate document and paragraph text."""
+    for element in grouped_keys(key_files, partition, 1):
+        yield from duplicate_documents(element, id_losers)
+    for element in grouped_keys(key_files, partition, 2):
+        yield from duplicate_paragraphs(element, id_losers)
 
 
 def read_work(path: str):
@@ -501,22 +562,20 @@ class CleanDocuments(beam.PTransform):
             # One element per shard: spread them over the workers.
             | "Spread" >> beam.Reshuffle()
         )
-        keys = shards | "CleanAndKey" >> beam.ParDo(CleanAndKey(config, self._output_dir, n)).with_outputs(
-            "id", "doc", "para"
+        key_files = beam.pvalue.AsList(
+            shards | "CleanAndKey" >> beam.ParDo(CleanAndKey(config, self._output_dir, n))
         )
-        id_markers = keys.id | "GroupIds" >> beam.GroupByKey() | "DuplicateIds" >> beam.FlatMap(duplicate_ids)
+        # The keys go through scratch files, not a Beam shuffle: the
+        # DirectRunner would hold every key of the corpus in its process.
+        partitions = (
+            pipeline
+            | "Partitions" >> beam.Create(range(DEDUP_PARTITIONS))
+            | "SpreadPartitions" >> beam.Reshuffle()
+        )
+        id_markers = partitions | "DuplicateIds" >> beam.FlatMap(decide_ids, key_files)
         id_losers = beam.pvalue.AsDict(id_markers | "IdLosers" >> beam.Map(id_loser))
-        document_markers = (
-            keys.doc
-            | "GroupDocuments" >> beam.GroupByKey()
-            | "DuplicateDocuments" >> beam.FlatMap(duplicate_documents, id_losers)
-        )
-        paragraph_markers = (
-            keys.para
-            | "GroupParagraphs" >> beam.GroupByKey()
-            | "DuplicateParagraphs" >> beam.FlatMap(duplicate_paragraphs, id_losers)
-        )
-        markers = (id_markers, document_markers, paragraph_markers) | "AllMarkers" >> beam.Flatten()
+        text_markers = partitions | "DuplicateTexts" >> beam.FlatMap(decide_texts, key_files, id_losers)
+        markers = (id_markers, text_markers) | "AllMarkers" >> beam.Flatten()
         # Phase 2 reads phase 1's saved shards, so it must wait for phase 1 to
         # finish: the markers can only be complete after it anyway.
         return (

@@ -42,7 +42,11 @@ drawn from the same bucket. Each instance gets a sort key from the same
 generator; instances are dealt round-robin to shards (bucket by bucket, in
 bucket order), so shard sizes differ by at most one example, and each shard is
 written sorted by sort key: a global shuffle that is byte-identical whatever the
-runner or the number of workers.
+runner or the number of workers. Sentences reach their bucket, and examples
+their shard, through scratch files (`pipeline/exchange.py`), not a Beam
+shuffle, which the DirectRunner would hold whole in its own process: a task
+holds one morph shard's tokens (SPILL_SENTENCES at a time), one bucket, or
+the read buffers of one shard's merge (MERGE_BUFFER_BYTES).
 
 Speed: the per-instance work is kept off per-token Python. Sentences leave
 `TokenizeSentences` as token bytes joined from per-morpheme bytes, and are
@@ -62,12 +66,13 @@ import contextlib
 import dataclasses
 import gc
 import hashlib
+import heapq
 import os
 import random
 import sys
 import tempfile
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
 from operator import getitem
 from typing import Any
@@ -78,7 +83,7 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.metrics import Metrics
 
-from pipeline import beam_io
+from pipeline import beam_io, exchange
 from pipeline.config import TfrecordsConfig
 from pipeline.runner import Stage, StageContext
 from pipeline.tfrecords_fast import BertExampleWriter, example_bytes, write_tfrecord_file
@@ -89,6 +94,7 @@ BERT_VERSION = "google_bert_instances_v2"
 ELECTRA_VERSION = "electra_packing_v1"
 SHARDING_VERSION = "bucket_roundrobin_v1"
 SPLITS = ("train", "eval")
+SCRATCH = "_scratch"  # exchange files while the stage runs; deleted by finalize
 UNCOMPRESSED = CompressionTypes.UNCOMPRESSED
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tfrecords_schema")
 
@@ -842,21 +848,26 @@ def cyclic_gc_paused():
             gc.enable()
 
 
-# Sentences per element out of TokenizeSentences: Beam's per-element cost
-# (coders, the shuffle) would otherwise exceed the cost of tokenizing one.
-SENTENCE_BATCH = 1000
+def scratch_dir(output_dir: str, spec_name: str) -> str:
+    """Where one output's exchange files live while the stage runs (see pipeline/exchange.py)."""
+    return beam_io.join(output_dir, SCRATCH, spec_name)
+
+
+def token_partition(split: str, bucket: int, num_buckets: int) -> int:
+    return SPLITS.index(split) * num_buckets + bucket
 
 
 class TokenizeSentences(beam.DoFn):
-    """Morph shard path -> ((split, bucket), [(doc key, paragraph, sentence, token bytes), ...]).
+    """Morph shard path -> a BlockFile of its sentences, one block per (split, bucket).
 
-    A shard's sentences come out in batches of up to SENTENCE_BATCH per
-    (split, bucket); `group_documents` sorts them, so batching changes nothing
-    downstream.
+    Block `token_partition(split, bucket)` holds [(doc key, paragraph, sentence,
+    token bytes), ...] in shard order; `group_documents` sorts them, so the
+    order in which blocks are read changes nothing downstream.
     """
 
-    def __init__(self, vocab_path: str, config: TfrecordsConfig, whole_word: bool) -> None:
+    def __init__(self, vocab_path: str, config: TfrecordsConfig, whole_word: bool, scratch: str) -> None:
         self._vocab_path, self._config, self._whole_word = vocab_path, config, whole_word
+        self._scratch = scratch
 
     def setup(self):
         local = os.path.join(tempfile.mkdtemp(prefix="vocab_"), "vocab.txt")
@@ -864,49 +875,76 @@ class TokenizeSentences(beam.DoFn):
             f.write(beam_io.read_bytes(self._vocab_path))
         self._pieces = PieceCache(Tokenizer(local, pretokenized=True, mode="fast"))
 
-    def process(self, path):
+    def sentences_by_partition(self, path: str) -> Iterator[dict[int, list]]:
+        """A morph shard's sentences, {partition: [sentence, ...]}, SPILL_SENTENCES at a time."""
         c = self._config
         sentences = Metrics.counter(NAME, "sentences_in")
         empty = Metrics.counter(NAME, "sentences_empty")
         progress = beam_io.Progress(NAME, "sentences")
         encode, whole_word = self._pieces.encode_bytes, self._whole_word
         columns = ["doc_id", "paragraph_index", "sentence_index", "morphemes", "word_starts"]
-        batches: dict[tuple[str, int], list] = {}
-        doc_id = key = None
-        n_in = n_empty = 0
+        partitions: dict[int, list] = {}
+        doc_id = partition = None
+        n_in = n_empty = held = 0
         for row in beam_io.iter_parquet_rows(path, columns=columns):
             n_in += 1
-            if not n_in % SENTENCE_BATCH:  # a counter update per row cost more than tokenizing
-                progress.tick(SENTENCE_BATCH)
+            if not n_in % PROGRESS_EVERY:  # a counter update per row cost more than tokenizing
+                progress.tick(PROGRESS_EVERY)
             tokens = encode(row["morphemes"], row["word_starts"], whole_word)
             if not tokens:
                 n_empty += 1
                 continue
+            if held >= SPILL_SENTENCES:
+                yield partitions
+                partitions, held, doc_id = {}, 0, None
             if row["doc_id"] != doc_id:  # a document's rows mostly come together: hash once
                 doc_id = row["doc_id"]
-                key = (split_of(doc_id, c.eval_percent), bucket_of(doc_id, c.num_buckets))
-            value = (
-                document_key(row, c.document),
-                row["paragraph_index"],
-                row["sentence_index"],
-                tokens,
+                split, bucket = split_of(doc_id, c.eval_percent), bucket_of(doc_id, c.num_buckets)
+                partition = partitions.setdefault(token_partition(split, bucket, c.num_buckets), [])
+            partition.append(
+                (document_key(row, c.document), row["paragraph_index"], row["sentence_index"], tokens)
             )
-            batch = batches.setdefault(key, [])
-            batch.append(value)
-            if len(batch) >= SENTENCE_BATCH:
-                yield key, batches.pop(key)
-        progress.tick(n_in % SENTENCE_BATCH)
+            held += 1
+        progress.tick(n_in % PROGRESS_EVERY)
         sentences.inc(n_in)
         empty.inc(n_empty)
-        for key in sorted(batches):
-            yield key, batches[key]
+        if partitions:
+            yield partitions
+
+    def process(self, path):
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        with cyclic_gc_paused():  # a tuple per sentence
+            for segment, partitions in enumerate(self.sentences_by_partition(path)):
+                blocks = {p: exchange.dump(rows) for p, rows in partitions.items()}
+                del partitions
+                yield exchange.write_blocks(
+                    beam_io.join(self._scratch, f"tokens-{name}-{segment:05d}.bin"),
+                    blocks,
+                    len(SPLITS) * self._config.num_buckets,
+                )
+
+
+# Rows between progress counter updates.
+PROGRESS_EVERY = 1000
+# Sentences a tokenising task holds before it writes them out as one more
+# scratch file (~100 bytes each), so its memory does not grow with its shard.
+SPILL_SENTENCES = 500_000
 
 
 class BuildExamples(beam.DoFn):
-    """((split, bucket), sentence batches) -> ((split, bucket), [(sort key, serialized example)])."""
+    """(split, bucket) and every tokens BlockFile -> ((split, bucket), examples made, BlockFile).
 
-    def __init__(self, spec: OutputSpec, vocab_path: str, config: TfrecordsConfig) -> None:
+    The bucket's examples are dealt into `num_shards[split]` pieces, example j
+    to piece j % shards, each piece a block of framed (sort key, j, serialized
+    example) records in sort order; `WriteShard` merges, from each bucket, the
+    piece that the bucket's offset in its split sends to its shard.
+    """
+
+    def __init__(
+        self, spec: OutputSpec, vocab_path: str, config: TfrecordsConfig, num_shards: dict, scratch: str
+    ) -> None:
         self._spec, self._vocab_path, self._config = spec, vocab_path, config
+        self._num_shards, self._scratch = num_shards, scratch
 
     def setup(self):
         from pipeline.tokenizer import parse_vocab
@@ -919,16 +957,16 @@ class BuildExamples(beam.DoFn):
         names = feature_spec("bert", spec.seq_length, spec.max_predictions, c.v2_feature_names)
         self._write = BertExampleWriter(spec.seq_length, spec.max_predictions, list(names))
 
-    def process(self, element):
-        (split, bucket), batches = element
+    def examples(self, split: str, bucket: int, sentences: Iterable[tuple]) -> list[tuple[int, bytes]]:
+        """A bucket's sentences -> [(sort key, serialized example), ...] in the order made."""
         spec, c = self._spec, self._config
         rng = random.Random(seed_for(c.seed, spec.name, split, bucket))
         with cyclic_gc_paused():
             if spec.flavour == "bert":
-                documents = group_sentences(chain.from_iterable(batches))
+                documents = group_sentences(sentences)
                 made = bert_bucket_instances(documents, self._params, c.dupe_factor, rng, self._write)
             else:
-                documents = group_documents(chain.from_iterable(batches))
+                documents = group_documents(sentences)
                 made = [
                     example_bytes(
                         electra_features(a, b, spec.seq_length, self._cls, self._sep, c.v2_feature_names)
@@ -938,10 +976,29 @@ class BuildExamples(beam.DoFn):
                     )
                 ]
             del documents
-        Metrics.counter(NAME, f"{spec.name}_{split}_examples").inc(len(made))
-        # One element per bucket: Beam's per-element cost would otherwise
-        # exceed the cost of building an instance.
-        yield (split, bucket), [(rng.getrandbits(64), data) for data in made]
+            return [(rng.getrandbits(64), data) for data in made]
+
+    def process(self, key, token_files):
+        split, bucket = key
+        partition = token_partition(split, bucket, self._config.num_buckets)
+        sentences = chain.from_iterable(exchange.load_blocks(token_files, partition))
+        made = self.examples(split, bucket, sentences)
+        Metrics.counter(NAME, f"{self._spec.name}_{split}_examples").inc(len(made))
+        if not made:
+            yield key, 0, None
+            return
+        shards = self._num_shards[split]
+        with cyclic_gc_paused():
+            blocks = {
+                piece: exchange.frame_records(
+                    sorted((made[j][0], j, made[j][1]) for j in range(piece, len(made), shards))
+                )
+                for piece in range(min(shards, len(made)))
+            }
+        count = len(made)
+        del made
+        path = beam_io.join(self._scratch, f"examples-{split}-{bucket:05d}.bin")
+        yield key, count, exchange.write_blocks(path, blocks, shards)
 
 
 def bucket_offsets(counts: dict) -> dict:
@@ -952,33 +1009,6 @@ def bucket_offsets(counts: dict) -> dict:
         offsets[key] = totals.get(split, 0)
         totals[split] = offsets[key] + counts[key]
     return offsets
-
-
-class AssignShard(beam.DoFn):
-    """A bucket's examples -> ((split, shard), examples): example k of a split, counted
-    bucket by bucket in bucket order, goes to shard k % shards."""
-
-    def __init__(self, num_shards: dict) -> None:
-        self._num_shards = num_shards
-        self._counts = self._offsets = None
-
-    def process(self, element, counts):
-        if counts is not self._counts:  # the side input, once per bundle
-            self._counts, self._offsets = counts, bucket_offsets(counts)
-        key, examples = element
-        split, bucket = key
-        shards = self._num_shards[split]
-        offset = self._offsets[key]
-        dealt = []
-        with cyclic_gc_paused():  # a tuple per example; none kept while yielding
-            for shard in range(shards):
-                first = (shard - offset) % shards  # the bucket's first example for this shard
-                if first < len(examples):
-                    chosen = range(first, len(examples), shards)
-                    dealt.append(
-                        ((split, shard), [(examples[i][0], bucket, i, examples[i][1]) for i in chosen])
-                    )
-        yield from dealt
 
 
 def file_path(metadata) -> str:
@@ -995,50 +1025,50 @@ def sort_order(example: tuple) -> tuple:
     return sort_key, bucket, index
 
 
+# Read buffer of one shard writer, shared by the pieces it merges (one per bucket).
+MERGE_BUFFER_BYTES = 64 << 20
+
+
+def _tagged(bucket: int, frames: Iterable[tuple[int, int, bytes]]) -> Iterable[tuple]:
+    for sort_key, index, data in frames:
+        yield sort_key, bucket, index, data
+
+
+def shard_examples(split: str, shard: int, shards: int, buckets: Iterable[tuple]) -> Iterable[tuple]:
+    """Shard `shard`'s examples as (sort key, bucket, index, data), in sort order: example k of
+    the split, counted bucket by bucket in bucket order, goes to shard k % shards.
+    `buckets`: ((split, bucket), count, BlockFile). Streams: each bucket's piece is
+    read in chunks and the pieces merged, so memory does not grow with the shard."""
+    buckets = sorted(b for b in buckets if b[0][0] == split)
+    offsets = bucket_offsets({key: count for key, count, _ in buckets})
+    pieces = [
+        (key[1], block_file, (shard - offsets[key]) % shards)  # the bucket's piece for this shard
+        for key, _, block_file in buckets
+        if block_file is not None
+    ]
+    chunk = min(1 << 20, max(16 << 10, MERGE_BUFFER_BYTES // max(1, len(pieces))))
+    return heapq.merge(
+        *(
+            _tagged(bucket, exchange.iter_frames(f, piece, chunk))
+            for bucket, f, piece in pieces
+            if piece < f.partitions
+        )
+    )
+
+
 class WriteShard(beam.DoFn):
-    """((split, shard), examples) -> one TFRecord file, examples sorted by their sort key."""
+    """(split, shard) and every bucket's BlockFile -> one TFRecord file, examples sorted by sort key."""
 
     def __init__(self, output_dir: str, spec: OutputSpec, num_shards: dict, gzip: bool) -> None:
         self._output_dir, self._spec, self._num_shards, self._gzip = output_dir, spec, num_shards, gzip
 
-    def process(self, element):
-        key, groups = element
+    def process(self, key, buckets):
         split, index = key
-        with cyclic_gc_paused():  # a sort key tuple per example
-            examples = [x for chunk in groups.get("examples", []) for x in chunk]
-            examples.sort(key=sort_order)
-            path = shard_file(
-                self._output_dir, self._spec.name, split, index, self._num_shards[split], self._gzip
-            )
-            # The bytes tf.io.TFRecordWriter writes, without importing TensorFlow.
-            write_tfrecord_file(path, (data for _, _, _, data in examples), self._gzip)
-        yield split, len(examples)
-
-
-def count_examples(element) -> tuple:
-    key, examples = element
-    return key, len(examples)
-
-
-class WriteExampleShards(beam.PTransform):
-    """Examples from every bucket -> equal-size, globally shuffled shard files of one output."""
-
-    def __init__(self, output_dir: str, spec: OutputSpec, num_shards: dict, gzip: bool) -> None:
-        super().__init__()
-        self._output_dir, self._spec, self._num_shards, self._gzip = output_dir, spec, num_shards, gzip
-
-    def expand(self, examples):
-        counts = examples | "Count" >> beam.Map(count_examples)
-        keyed = examples | "Assign" >> beam.ParDo(
-            AssignShard(self._num_shards), counts=beam.pvalue.AsDict(counts)
-        )
-        every = [(split, i) for split, n in sorted(self._num_shards.items()) for i in range(n)]
-        every_shard = examples.pipeline | "EveryShard" >> beam.Create([(k, None) for k in every])
-        return (
-            {"shard": every_shard, "examples": keyed}
-            | "GroupByShard" >> beam.CoGroupByKey()
-            | "Write" >> beam.ParDo(WriteShard(self._output_dir, self._spec, self._num_shards, self._gzip))
-        )
+        shards = self._num_shards[split]
+        examples = shard_examples(split, index, shards, buckets)
+        path = shard_file(self._output_dir, self._spec.name, split, index, shards, self._gzip)
+        # The bytes tf.io.TFRecordWriter writes, without importing TensorFlow.
+        yield split, write_tfrecord_file(path, (data for _, _, _, data in examples), self._gzip)
 
 
 class BuildPretrainingRecords(beam.PTransform):
@@ -1060,15 +1090,37 @@ class BuildPretrainingRecords(beam.PTransform):
         c = self._config
         whole_word = c.whole_word_mask and self._spec.flavour == "bert"
         num_shards = {"train": c.num_shards, "eval": c.eval_num_shards}
-        return (
+        scratch = scratch_dir(self._output_dir, self._spec.name)
+        token_files = (
             pipeline
             | "Match" >> fileio.MatchFiles(self._glob)
             | "Paths" >> beam.Map(file_path)
             | "Spread" >> beam.Reshuffle()
-            | "Tokenize" >> beam.ParDo(TokenizeSentences(self._vocab_path, c, whole_word))
-            | "GroupByBucket" >> beam.GroupByKey()
-            | "Build" >> beam.ParDo(BuildExamples(self._spec, self._vocab_path, c))
-            | "Shard" >> WriteExampleShards(self._output_dir, self._spec, num_shards, c.gzip)
+            | "Tokenize" >> beam.ParDo(TokenizeSentences(self._vocab_path, c, whole_word, scratch))
+        )
+        # The exchanges go through scratch files (pipeline/exchange.py): only
+        # paths and offsets pass through Beam, so no runner holds the corpus.
+        buckets = [(split, b) for split in SPLITS for b in range(c.num_buckets)]
+        bucket_files = (
+            pipeline
+            | "Buckets" >> beam.Create(buckets)
+            | "SpreadBuckets" >> beam.Reshuffle()
+            | "Build"
+            >> beam.ParDo(
+                BuildExamples(self._spec, self._vocab_path, c, num_shards, scratch),
+                token_files=beam.pvalue.AsList(token_files),
+            )
+        )
+        every_shard = [(split, i) for split, n in sorted(num_shards.items()) for i in range(n)]
+        return (
+            pipeline
+            | "Shards" >> beam.Create(every_shard)
+            | "SpreadShards" >> beam.Reshuffle()
+            | "Write"
+            >> beam.ParDo(
+                WriteShard(self._output_dir, self._spec, num_shards, c.gzip),
+                buckets=beam.pvalue.AsList(bucket_files),
+            )
         )
 
 
@@ -1101,6 +1153,7 @@ def finalize(ctx: StageContext) -> dict:
     from pipeline import tfrecords_schema
 
     config = ctx.config.tfrecords
+    beam_io.delete_tree(beam_io.join(ctx.output_dir, SCRATCH))
     report = {}
     for spec in output_specs(config):
         folder = beam_io.join(ctx.output_dir, spec.name)

@@ -2,14 +2,19 @@
 
 import pytest
 
+from pipeline import exchange
 from pipeline.clean import (
+    DEDUP_PARTITIONS,
     clean_document,
+    decide_ids,
+    decide_texts,
     document_hash,
     duplicate_documents,
     duplicate_ids,
     duplicate_paragraphs,
     format_document,
     hangul_ratio,
+    key_partition,
     normalize_text,
     sentence_drop_reason,
     strip_markup,
@@ -166,6 +171,35 @@ def test_dedup_markers_keep_the_smallest_instance():
     # Two instances of one id: the smaller source wins, whatever the order.
     assert list(duplicate_ids(("KR1", [("z.jsonl:3", 1), ("a.xml", 0)]))) == [
         (1, ("duplicate_doc_id", "z.jsonl:3", -1, "same id as a.xml")),
+    ]
+
+
+def test_dedup_keys_from_different_shards_meet_in_their_partition(tmp_path):
+    """Shards exchange their keys through files; each hash partition decides alone,
+    and together they give the markers of one global grouping."""
+    shards = {
+        0: ([("KR1", ("a.xml", 0))], [("h1", ("KR1", "a.xml", 0))], [("p1", ("KR1", "a.xml", 0, 2))]),
+        1: (
+            [("KR1", ("z.jsonl:3", 1)), ("KR9", ("b.xml", 1))],
+            [("h1", ("KR9", "b.xml", 1)), ("h2", ("KR1", "z.jsonl:3", 1))],
+            [("p1", ("KR9", "b.xml", 1, 0)), ("p1", ("KR1", "z.jsonl:3", 1, 5))],
+        ),
+    }
+    key_files = []
+    for index, kinds in shards.items():
+        partitions = {}
+        for kind, keys in enumerate(kinds):
+            for key, value in keys:
+                partitions.setdefault(key_partition(key), ([], [], []))[kind].append((key, value))
+        blocks = {p: exchange.dump(k) for p, k in partitions.items()}
+        key_files.append(exchange.write_blocks(str(tmp_path / f"{index}.bin"), blocks, DEDUP_PARTITIONS))
+    ids = [m for p in range(DEDUP_PARTITIONS) for m in decide_ids(p, key_files)]
+    assert ids == [(1, ("duplicate_doc_id", "z.jsonl:3", -1, "same id as a.xml"))]
+    losers = {marker[1]: True for _, marker in ids}
+    texts = [m for p in range(DEDUP_PARTITIONS) for m in decide_texts(p, key_files, losers)]
+    assert sorted(texts) == [
+        (1, ("duplicate_document", "b.xml", -1, "same text as KR1")),
+        (1, ("duplicate_paragraph", "b.xml", 0, "same text as KR1#2")),
     ]
 
 

@@ -4,9 +4,10 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 
-from pipeline import beam_io, ingest
+from pipeline import beam_io, clean, ingest
 from pipeline.clean import CleanDocuments
 from pipeline.config import CleanConfig
 
@@ -27,7 +28,12 @@ def _rows(doc_id, cpc, paragraphs, source=None):
     ]
 
 
-def test_clean_documents_end_to_end(tmp_path):
+@pytest.mark.parametrize("spill_keys", [None, 2])
+def test_clean_documents_end_to_end(tmp_path, monkeypatch, spill_keys):
+    """spill_keys=2: every phase-1 task writes its dedup keys in many small files;
+    the decisions, and so the output, are the same."""
+    if spill_keys:
+        monkeypatch.setattr(clean, "SPILL_KEYS", spill_keys)
     rows = (
         _rows(
             "KR1",
@@ -86,6 +92,8 @@ def test_clean_documents_end_to_end(tmp_path):
     out = tmp_path / "clean"
     with TestPipeline() as p:
         _ = p | CleanDocuments(str(src / "*.parquet"), 2, CleanConfig(), str(out))
+    key_files = list((out / beam_io.TMP_DIR).glob("keys-*.bin"))
+    assert len(key_files) > 2 if spill_keys else len(key_files) == 2
 
     text = "".join(
         (out / "text" / f"part-0000{i}-of-00002.txt").read_text(encoding="utf-8") for i in range(2)

@@ -169,11 +169,24 @@ def test_build_job_needs_the_dataflow_runner(tmp_path, tiny_inputs, capsys):
 # still built and checked for its image.
 EXPECTED_TRANSFORMS = {
     "ingest": {"Ingest/Match0", "Ingest/JoinFiles", "Ingest/WriteShards"},
-    "clean": {"Clean/Match", "Clean/CleanAndKey", "Clean/JoinMarkers", "Clean/WriteShards"},
+    "clean": {
+        "Clean/Match",
+        "Clean/CleanAndKey",
+        "Clean/DuplicateIds",
+        "Clean/DuplicateTexts",
+        "Clean/JoinMarkers",
+        "Clean/WriteShards",
+    },
     "nouns": {"Nouns/Histogram", "Nouns/Score"},
     "dictionary": {"Dictionary/Build", "Dictionary/Check"},
     "vocab": {"Vocab/Read", "Vocab/Sample/Band", "Vocab/WriteTrain", "Vocab/WriteCounts"},
     "morph": {"Morph/Match", "Morph/Morph"},
+    # The exchanges through scratch files (pipeline/exchange.py), no GroupByKey.
+    "tfrecords": {
+        f"Records_{output}/{step}"
+        for output in ("bert-128", "electra-128")
+        for step in ("Tokenize", "Build", "Write")
+    },
 }
 IMAGE = "asia-northeast3-docker.pkg.dev/korpat-test/korpat/korpat-pipeline:test"
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import read_tree
 
+from pipeline import beam_io, exchange
 from pipeline import tfrecords as R
 from pipeline import tfrecords_schema as S
 from pipeline.config import TfrecordsConfig
@@ -432,25 +433,53 @@ def _reference_instances(documents, document_index, params, rng, gen):
     return instances
 
 
-def test_tokenize_batches_sentences_per_bucket(tmp_path, monkeypatch):
+def test_tokenize_writes_each_sentence_once_in_its_buckets_block(tmp_path):
     write_morph_shards(tmp_path / "morph", n_docs=30, n_shards=1)
     vocabs = write_vocabs(tmp_path)
-    fn = R.TokenizeSentences(vocabs["bert"], CONFIG, True)
+    fn = R.TokenizeSentences(vocabs["bert"], CONFIG, True, str(tmp_path / "scratch"))
     fn.setup()
     path = str(tmp_path / "morph" / "part-00000-of-00001.parquet")
-    whole = list(fn.process(path))
-    keys = [k for k, _ in whole]
-    assert len(keys) == len(set(keys)) and keys == sorted(keys)
-    for (split, bucket), batch in whole:
-        assert split in R.SPLITS and 0 <= bucket < CONFIG.num_buckets
-        assert all(R.bucket_of(key.split("\x00")[0], CONFIG.num_buckets) == bucket for key, *_ in batch)
-    monkeypatch.setattr(R, "SENTENCE_BATCH", 4)
-    small = list(fn.process(path))
-    assert max(len(b) for _, b in small) == 4 and len(small) > len(whole)
-    regroup = {}
-    for key, batch in small:
-        regroup.setdefault(key, []).extend(batch)
-    assert {k: sorted(v) for k, v in regroup.items()} == {k: sorted(v) for k, v in whole}
+    [block_file] = fn.process(path)
+    assert block_file.partitions == len(R.SPLITS) * CONFIG.num_buckets
+    seen = []
+    for split in R.SPLITS:
+        for bucket in range(CONFIG.num_buckets):
+            partition = R.token_partition(split, bucket, CONFIG.num_buckets)
+            for rows in exchange.load_blocks([block_file], partition):
+                for key, paragraph, sentence, tokens in rows:
+                    doc_id = key.split("\x00")[0]
+                    assert R.bucket_of(doc_id, CONFIG.num_buckets) == bucket
+                    assert R.split_of(doc_id, CONFIG.eval_percent) == split
+                    assert tokens and isinstance(tokens, bytes)
+                    seen.append((doc_id, paragraph, sentence))
+    expected = [
+        (r["doc_id"], r["paragraph_index"], r["sentence_index"]) for r in beam_io.iter_parquet_rows(path)
+    ]
+    assert sorted(seen) == sorted(expected) and len(set(seen)) == len(seen) > 30
+
+
+def test_shards_get_round_robin_examples_sorted_by_key(tmp_path):
+    """Example k of a split (bucket by bucket, in bucket order) goes to shard k % shards,
+    whatever order the buckets' files arrive in; each shard is sorted by sort key."""
+    rng = random.Random(7)
+    shards, buckets, counts = 4, [], [5, 0, 3, 7, 1]
+    for bucket, count in enumerate(counts):
+        made = [(rng.getrandbits(64), f"b{bucket}e{j}".encode()) for j in range(count)]
+        blocks = {
+            p: exchange.frame_records(sorted((made[j][0], j, made[j][1]) for j in range(p, count, shards)))
+            for p in range(min(shards, count))
+        }
+        block_file = exchange.write_blocks(str(tmp_path / f"{bucket}.bin"), blocks, shards) if made else None
+        buckets.append((("train", bucket), count, block_file))
+    buckets.append((("eval", 0), 2, None))  # another split's bucket is not this split's
+    dealt = [f"b{b}e{j}".encode() for b, count in enumerate(counts) for j in range(count)]
+    union = []
+    for shard in range(shards):
+        examples = list(R.shard_examples("train", shard, shards, reversed(buckets)))
+        assert [e[:3] for e in examples] == sorted(e[:3] for e in examples)
+        assert sorted(e[3] for e in examples) == sorted(dealt[shard::shards])
+        union += [e[3] for e in examples]
+    assert sorted(union) == sorted(dealt)
 
 
 # --- Beam -------------------------------------------------------------------
@@ -558,11 +587,22 @@ def read_records(pattern, spec, v2=False):
     return [tf.io.parse_single_example(r, parse) for r in ds]
 
 
-def test_beam_records_are_deterministic_balanced_and_valid(tmp_path):
+def records_tree(folder) -> dict:
+    return {k: v for k, v in read_tree(folder).items() if not k.startswith(R.SCRATCH)}
+
+
+def test_beam_records_are_deterministic_balanced_and_valid(tmp_path, monkeypatch):
     vocabs = run_records(tmp_path, tmp_path / "a", "in_memory", 1)
     run_records(tmp_path, tmp_path / "b", "multi_processing", 2)
-    a, b = read_tree(tmp_path / "a"), read_tree(tmp_path / "b")
+    a, b = records_tree(tmp_path / "a"), records_tree(tmp_path / "b")
     assert a and a == b
+    # Tokenising tasks that spill every 7 sentences: many more scratch files, same records.
+    monkeypatch.setattr(R, "SPILL_SENTENCES", 7)
+    run_records(tmp_path, tmp_path / "c", "in_memory", 1)
+    assert len(list((tmp_path / "c" / R.SCRATCH).glob("*/tokens-*"))) > 4 * len(
+        list((tmp_path / "a" / R.SCRATCH).glob("*/tokens-*"))
+    )
+    assert records_tree(tmp_path / "c") == a
     assert len([k for k in a if k.startswith("bert-128/Split-train/")]) == 8
     assert len([k for k in a if k.startswith("electra-128/Split-eval/")]) == 8
 
@@ -678,6 +718,7 @@ def test_demo_run_to_tfrecords(demo_copy, tmp_path):
         assert counts["train"] > 0 and counts["eval"] > 0
         assert (out / name / "schema.pbtxt").exists()
         assert len(list((out / name / "Split-train").iterdir())) == 8
+    assert not (out / R.SCRATCH).exists()  # the exchange files are gone
     morph = json.loads((tmp_path / "out" / "morph" / "manifest.json").read_text())
     # every morph sentence read once per vocabulary (bert, electra), none empty
     assert manifest["counters"]["sentences_in"] == 2 * morph["counters"]["sentences"]
