@@ -63,23 +63,17 @@ def bucket_working_set(folder: str, vocab: str, config: TfrecordsConfig, scratch
     """Peak MB allocated while building the largest bucket's examples (tracemalloc)."""
     fn = R.TokenizeSentences(vocab, config, True, scratch)
     fn.setup()
-    token_files = [
-        f for path in beam_io.list_files(os.path.join(folder, "part-*.parquet")) for f in fn.process(path)
-    ]
-    sizes = {}
-    for split in R.SPLITS:
-        for bucket in range(config.num_buckets):
-            partition = R.token_partition(split, bucket, config.num_buckets)
-            ranges = [f.block_range(partition) for f in token_files]
-            sizes[split, bucket] = sum(end - start for start, end in ranges)
-    key = max(sizes, key=sizes.get)
+    buckets: dict = {}
+    for path in beam_io.list_files(os.path.join(folder, "part-*.parquet")):
+        for key, ref in fn.process(path):
+            buckets.setdefault(key, []).append(ref)
+    key = max(buckets, key=lambda k: sum(ref.size for ref in buckets[k]))
     spec = R.output_specs(config)[0]
-    build = R.BuildExamples(
-        spec, vocab, config, {"train": config.num_shards, "eval": config.eval_num_shards}, scratch
-    )
+    num_shards = {"train": config.num_shards, "eval": config.eval_num_shards}
+    build = R.BuildExamples(spec, vocab, config, num_shards, scratch)
     build.setup()
     tracemalloc.start()
-    made = sum(count for _, count, _ in build.process(key, token_files))
+    made = sum(count for _, count, _ in build.process((key, buckets[key])))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return peak / 1e6, made

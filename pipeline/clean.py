@@ -22,6 +22,7 @@ import hashlib
 import pickle
 import re
 import unicodedata
+from collections.abc import Iterable
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -305,55 +306,53 @@ def work_path(output_dir: str, index: int, num_shards: int) -> str:
 
 # Dedup keys are exchanged through scratch files (pipeline/exchange.py), in
 # this many hash partitions: one partition's keys are what a decision task
-# holds (~100 bytes per key: ~40 MB per partition for KorPatBERT's corpus).
+# holds (~150 bytes per key: ~60 MB per partition for 100M paragraph keys).
 DEDUP_PARTITIONS = 256
+# Keys a phase-1 task holds before it writes them out as one more key file.
+SPILL_KEYS = 1_000_000
 
 
 def key_partition(key: str) -> int:
     return beam_io.stable_shard(key, DEDUP_PARTITIONS)
 
 
-# Keys a phase-1 task holds before it writes them out as one more key file.
-SPILL_KEYS = 1_000_000
-
-
-def keys_path(output_dir: str, index: int, segment: int) -> str:
-    return beam_io.join(output_dir, beam_io.TMP_DIR, f"keys-{index:05d}-{segment:05d}.bin")
-
-
 class CleanAndKey(beam.DoFn):
-    """Phase 1: (index, path) -> BlockFiles of the shard's dedup keys, plus the cleaned
-    shard saved for phase 2.
+    """Phase 1: (index, path) -> (partition, (kind, BlockRef)) for the shard's dedup keys,
+    plus the cleaned shard saved for phase 2.
 
-    Block p of a key file holds (ids, docs, paras) whose key falls in hash
-    partition p: (doc_id, (source, index)) for every document instance and,
-    for those with text left, (hash, (doc_id, source, index)) and (hash,
-    (doc_id, source, index, paragraph_index)). A new key file starts every
-    SPILL_KEYS keys, so a task's memory does not grow with its shard. Cleaning
-    once and pickling the result is cheaper than cleaning again in phase 2.
+    A block holds one kind's keys of one hash partition: for "id",
+    (doc_id, (source, index)) for every document instance; for those with
+    text left, "document" (hash, (doc_id, source, index)) and "paragraph"
+    (hash, (doc_id, source, index, paragraph_index)). A new key file starts
+    every SPILL_KEYS keys, so a task's memory does not grow with its shard.
+    Cleaning once and pickling the result is cheaper than cleaning again in
+    phase 2.
     """
 
     def __init__(self, config: CleanConfig, output_dir: str, num_shards: int) -> None:
         self._config, self._output_dir, self._num_shards = config, output_dir, num_shards
 
-    def _write_keys(self, partitions: dict, index: int, segment: int) -> exchange.BlockFile:
-        blocks = {p: exchange.dump(keys) for p, keys in partitions.items()}
-        return exchange.write_blocks(keys_path(self._output_dir, index, segment), blocks, DEDUP_PARTITIONS)
+    def _write_keys(self, keys: dict, index: int, segment: int):
+        blocks = {place: exchange.dump(values) for place, values in keys.items()}
+        name = exchange.unique_name(f"keys-{index:05d}-{segment:05d}")
+        refs = exchange.write_blocks(beam_io.join(self._output_dir, beam_io.TMP_DIR, name), blocks)
+        for (partition, kind), ref in refs.items():
+            yield partition, (kind, ref)
 
     def process(self, element):
         index, path = element
         config = self._config
-        partitions: dict[int, tuple[list, list, list]] = {}
+        keys: dict[tuple[int, int], list] = {}
         held = segment = 0
 
         def add(kind: int, key: str, value: tuple) -> None:
-            partitions.setdefault(key_partition(key), ([], [], []))[kind].append((key, value))
+            keys.setdefault((key_partition(key), kind), []).append((key, value))
 
         with beam_io.FileSystems.create(work_path(self._output_dir, index, self._num_shards)) as work:
             for doc in read_documents(path):
                 if held >= SPILL_KEYS:
-                    yield self._write_keys(partitions, index, segment)
-                    partitions, held, segment = {}, 0, segment + 1
+                    yield from self._write_keys(keys, index, segment)
+                    keys, held, segment = {}, 0, segment + 1
                 add(0, doc["doc_id"], (doc["source"], index))
                 held += 1
                 cleaned, drops = clean_document(doc, config)
@@ -377,31 +376,72 @@ class CleanAndKey(beam.DoFn):
                         if len(text) >= config.min_dedup_paragraph_chars:
                             add(2, text_hash(text), (*instance, p["paragraph_index"]))
                             held += 1
-        yield self._write_keys(partitions, index, segment)
+        yield from self._write_keys(keys, index, segment)
 
 
-def grouped_keys(key_files, partition: int, kind: int) -> list[tuple[str, list]]:
+def grouped_keys(refs, kind: int) -> list[tuple[str, list]]:
     """One hash partition's keys of one kind (0 ids, 1 documents, 2 paragraphs), grouped
-    by key, in key order: what a GroupByKey would give for the partition."""
+    by key, in key order: what a GroupByKey would give for the partition.
+    `refs`: the partition's (kind, BlockRef)s."""
     groups: dict[str, list] = {}
-    for keys in exchange.load_blocks(key_files, partition):
-        for key, value in keys[kind]:
+    for block in exchange.load_blocks(ref for k, ref in refs if k == kind):
+        for key, value in block:
             groups.setdefault(key, []).append(value)
     return sorted(groups.items())
 
 
-def decide_ids(partition: int, key_files):
-    """A hash partition -> (shard index, marker) for each duplicate document id in it."""
-    for element in grouped_keys(key_files, partition, 0):
-        yield from duplicate_ids(element)
+def decide_ids(element):
+    """(partition, [(kind, BlockRef)]) -> (shard index, marker) for each duplicate document id."""
+    _, refs = element
+    for group in grouped_keys(refs, 0):
+        yield from duplicate_ids(group)
 
 
-def decide_texts(partition: int, key_files, id_losers):
-    """A hash partition -> (shard index, marker) for each duplicate document and paragraph text."""
-    for element in grouped_keys(key_files, partition, 1):
-        yield from duplicate_documents(element, id_losers)
-    for element in grouped_keys(key_files, partition, 2):
-        yield from duplicate_paragraphs(element, id_losers)
+def decide_texts(element, id_losers):
+    """(partition, [(kind, BlockRef)]) -> (shard index, marker) for each duplicate document
+    and paragraph text."""
+    _, refs = element
+    for group in grouped_keys(refs, 1):
+        yield from duplicate_documents(group, id_losers)
+    for group in grouped_keys(refs, 2):
+        yield from duplicate_paragraphs(group, id_losers)
+
+
+def store_markers(markers: Iterable[tuple[int, tuple]], folder: str, stem: str):
+    """(shard index, marker)s -> (shard index, BlockRef) per shard, the markers written to one
+    scratch file: a synthetic or heavily duplicated corpus has a marker for nearly
+    every paragraph, too many to group through the runner."""
+    by_shard: dict[int, list] = {}
+    for index, marker in markers:
+        by_shard.setdefault(index, []).append(marker)
+    if by_shard:
+        blocks = {index: exchange.dump(found) for index, found in by_shard.items()}
+        yield from exchange.write_blocks(beam_io.join(folder, exchange.unique_name(stem)), blocks).items()
+
+
+class DecideIds(beam.DoFn):
+    """(partition, [(kind, BlockRef)]) -> (shard index, BlockRef of markers); tagged "losers":
+    (source, True) for each instance that lost its id, for DecideTexts."""
+
+    def __init__(self, output_dir: str) -> None:
+        self._folder = beam_io.join(output_dir, beam_io.TMP_DIR)
+
+    def process(self, element):
+        markers = list(decide_ids(element))
+        for marker in markers:
+            yield beam.pvalue.TaggedOutput("losers", id_loser(marker))
+        yield from store_markers(markers, self._folder, f"id-markers-{element[0]:05d}")
+
+
+class DecideTexts(beam.DoFn):
+    """(partition, [(kind, BlockRef)]) -> (shard index, BlockRef of markers)."""
+
+    def __init__(self, output_dir: str) -> None:
+        self._folder = beam_io.join(output_dir, beam_io.TMP_DIR)
+
+    def process(self, element, id_losers):
+        markers = decide_texts(element, id_losers)
+        yield from store_markers(markers, self._folder, f"text-markers-{element[0]:05d}")
 
 
 def read_work(path: str):
@@ -502,7 +542,7 @@ def index_markers(markers) -> tuple[dict, dict]:
 
 
 class WriteCleanShard(beam.DoFn):
-    """Phase 2: (index, {markers}) + the saved shard -> text, sentence table and rejects."""
+    """Phase 2: (index, {"markers": BlockRefs}) + the saved shard -> text, sentence table and rejects."""
 
     def __init__(self, config: CleanConfig, output_dir: str, num_shards: int) -> None:
         self._config, self._output_dir, self._num_shards = config, output_dir, num_shards
@@ -515,16 +555,19 @@ class WriteCleanShard(beam.DoFn):
     def process(self, element):
         index, grouped = element
         config = self._config
-        markers = index_markers(grouped["markers"])
+        markers = index_markers(m for block in exchange.load_blocks(grouped["markers"]) for m in block)
         progress = beam_io.Progress(NAME, "documents")
         sentences = beam_io.ParquetShardWriter(self._path("sentences", index, ".parquet"), sentence_schema())
-        rejects = []
-        with beam_io.FileSystems.create(self._path("text", index, ".txt")) as text:
+        # Rejects are written as they come: a shard's list could be large.
+        with (
+            beam_io.FileSystems.create(self._path("text", index, ".txt")) as text,
+            beam_io.FileSystems.create(self._path("rejects", index, ".jsonl")) as rejects,
+        ):
             for stub, cleaned, drops in read_work(work_path(self._output_dir, index, self._num_shards)):
                 Metrics.counter(NAME, "documents_in").inc()
                 Metrics.counter(NAME, "paragraphs_in").inc(stub["paragraph_count"])
                 cleaned, drops = apply_markers(stub, cleaned, drops, markers, config)
-                rejects.extend(drops)
+                beam_io.write_jsonl(rejects, drops)
                 progress.tick()
                 if cleaned is None:
                     continue
@@ -540,8 +583,6 @@ class WriteCleanShard(beam.DoFn):
                 Metrics.counter(NAME, "sentences_written").inc(len(rows))
                 Metrics.counter(NAME, "chars_written").inc(sum(len(r["text"]) for r in rows))
         sentences.close()
-        with beam_io.FileSystems.create(self._path("rejects", index, ".jsonl")) as f:
-            beam_io.write_jsonl(f, rejects)
         yield index
 
 
@@ -562,20 +603,21 @@ class CleanDocuments(beam.PTransform):
             # One element per shard: spread them over the workers.
             | "Spread" >> beam.Reshuffle()
         )
-        key_files = beam.pvalue.AsList(
-            shards | "CleanAndKey" >> beam.ParDo(CleanAndKey(config, self._output_dir, n))
-        )
-        # The keys go through scratch files, not a Beam shuffle: the
-        # DirectRunner would hold every key of the corpus in its process.
+        # The keys go through scratch files; Beam groups only their BlockRefs
+        # (the DirectRunner would hold every key of the corpus in its process).
         partitions = (
-            pipeline
-            | "Partitions" >> beam.Create(range(DEDUP_PARTITIONS))
-            | "SpreadPartitions" >> beam.Reshuffle()
+            shards
+            | "CleanAndKey" >> beam.ParDo(CleanAndKey(config, self._output_dir, n))
+            | "GroupPartitions" >> beam.GroupByKey()
         )
-        id_markers = partitions | "DuplicateIds" >> beam.FlatMap(decide_ids, key_files)
-        id_losers = beam.pvalue.AsDict(id_markers | "IdLosers" >> beam.Map(id_loser))
-        text_markers = partitions | "DuplicateTexts" >> beam.FlatMap(decide_texts, key_files, id_losers)
-        markers = (id_markers, text_markers) | "AllMarkers" >> beam.Flatten()
+        ids = partitions | "DuplicateIds" >> beam.ParDo(DecideIds(self._output_dir)).with_outputs(
+            "losers", main="markers"
+        )
+        texts = partitions | "DuplicateTexts" >> beam.ParDo(
+            DecideTexts(self._output_dir), beam.pvalue.AsDict(ids.losers)
+        )
+        # The markers too go through scratch files; Beam groups their BlockRefs by shard.
+        markers = (ids.markers, texts) | "AllMarkers" >> beam.Flatten()
         # Phase 2 reads phase 1's saved shards, so it must wait for phase 1 to
         # finish: the markers can only be complete after it anyway.
         return (

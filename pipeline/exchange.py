@@ -2,17 +2,20 @@
 
 A Beam GroupByKey on the DirectRunner keeps every element it shuffles in the
 runner's own process, so a stage whose shuffle carries the corpus (tfrecords:
-every sentence, then every example) needs memory in proportion to the corpus.
-Here a producer task writes its output as one scratch file of blocks, one block
-per partition, and passes on only a `BlockFile` (the path and the blocks'
-offsets); the consumer of partition p reads block p of every file with a
-ranged read. The runner's process holds the offsets, a worker holds one
-producer's output or one partition. Everything goes through Beam FileSystems,
-so the scratch may be on gs://; on Dataflow this is one write and one read of
-the data instead of the shuffle service.
+every sentence, then every example; clean: every dedup key) needs memory in
+proportion to the corpus. Here a producer task writes its output as one
+scratch file of blocks, one block per partition, and passes on only a
+`BlockRef` (path, byte range) per non-empty block; Beam groups those small
+references by partition, and the consumer of a partition reads its blocks with
+ranged reads. The runner's process holds references, a worker holds one
+producer's output or one partition. Everything goes through Beam FileSystems
+(gs:// with exact ranged downloads), so on Dataflow this is one write and one
+read of the data instead of the shuffle service.
 
-Files are named by the producer's task, so a retried bundle overwrites its own
-file; the stage deletes the scratch folder when it has finished.
+File names carry a random suffix: a retried or duplicated bundle writes a file
+of its own, and only the references of the attempt that Beam commits are read
+(pickle bytes are not guaranteed identical between attempts). The stage
+deletes the scratch folder when it has finished.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import struct
-from array import array
+import threading
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -36,40 +40,39 @@ READ_THREADS = 8
 
 
 @dataclasses.dataclass(frozen=True)
-class BlockFile:
-    """A scratch file of `partitions` blocks; block p is bytes [offsets[p], offsets[p + 1])."""
+class BlockRef:
+    """Bytes [start, end) of the scratch file at `path`."""
 
     path: str
-    offsets: bytes  # array("q") of partitions + 1 byte offsets, machine order
+    start: int
+    end: int
 
     @property
-    def partitions(self) -> int:
-        return len(self.offsets) // 8 - 1
-
-    def block_range(self, partition: int) -> tuple[int, int]:
-        if not 0 <= partition < self.partitions:
-            raise IndexError(f"{self.path}: partition {partition} of {self.partitions}")
-        offsets = array("q")
-        offsets.frombytes(self.offsets[partition * 8 : partition * 8 + 16])
-        return offsets[0], offsets[1]
+    def size(self) -> int:
+        return self.end - self.start
 
 
-def write_blocks(path: str, blocks: Mapping[int, bytes], partitions: int) -> BlockFile:
-    """Write `blocks` ({partition: bytes}; missing partitions are empty) to `path`."""
-    offsets = array("q", [0])
+def unique_name(stem: str, ext: str = ".bin") -> str:
+    """`stem` plus a random suffix: each attempt at a bundle writes its own file."""
+    return f"{stem}-{uuid.uuid4().hex[:12]}{ext}"
+
+
+def write_blocks(path: str, blocks: Mapping[int, bytes]) -> dict[int, BlockRef]:
+    """Write the non-empty `blocks` ({partition: bytes}) to `path`, in partition order."""
+    refs, position = {}, 0
     with FileSystems.create(path, compression_type=UNCOMPRESSED) as out:
-        for partition in range(partitions):
-            data = blocks.get(partition, b"")
-            if data:
-                out.write(data)
-            offsets.append(offsets[-1] + len(data))
-    unknown = set(blocks) - set(range(partitions))
-    if unknown:
-        raise ValueError(f"{path}: partitions {sorted(unknown)[:5]} outside 0..{partitions - 1}")
-    return BlockFile(path, offsets.tobytes())
+        for partition in sorted(blocks):
+            data = blocks[partition]
+            if not data:
+                continue
+            out.write(data)
+            refs[partition] = BlockRef(path, position, position + len(data))
+            position += len(data)
+    return refs
 
 
 _FILESYSTEMS: dict = {}
+_GCS = threading.local()
 
 
 def _filesystem(path: str):
@@ -81,26 +84,46 @@ def _filesystem(path: str):
     return _FILESYSTEMS[scheme]
 
 
+def _gcs_client():
+    """A storage client per thread (Beam's GcsIO, with the pipeline's credentials)."""
+    if getattr(_GCS, "io", None) is None:
+        from apache_beam.io.gcp import gcsio
+        from apache_beam.options.value_provider import RuntimeValueProvider
+
+        # The options FileSystems itself hands to GCSFileSystem.
+        options = FileSystems._pipeline_options or RuntimeValueProvider.runtime_options
+        _GCS.io = gcsio.GcsIO(pipeline_options=options)
+    return _GCS.io.client
+
+
+def _read_gcs(path: str, start: int, end: int) -> bytes:
+    # Beam's GCS reader fetches at least its 16 MiB buffer per read and asks
+    # for the object's size on seek: one exact ranged download instead.
+    from apache_beam.io.gcp.gcsio import parse_gcs_path
+
+    bucket, name = parse_gcs_path(path)
+    return (
+        _gcs_client().bucket(bucket).blob(name).download_as_bytes(start=start, end=end - 1)
+    )  # end inclusive
+
+
 def read_range(path: str, start: int, end: int) -> bytes:
     """Bytes [start, end) of the file at `path` (one ranged read)."""
-    filesystem = _filesystem(path)
-    with filesystem.open(path, compression_type=UNCOMPRESSED) as f:
-        f.seek(start)
-        data = f.read(end - start)
+    if start == end:
+        return b""
+    if path.startswith("gs://"):
+        data = _read_gcs(path, start, end)
+    else:
+        with _filesystem(path).open(path, compression_type=UNCOMPRESSED) as f:
+            f.seek(start)
+            data = f.read(end - start)
     if len(data) != end - start:
         raise OSError(f"{path}: bytes {start}-{end} give {len(data)} bytes, expected {end - start}")
     return data
 
 
-def read_block(block_file: BlockFile, partition: int) -> bytes:
-    """Block `partition` of `block_file` (b"" when empty, without opening the file)."""
-    start, end = block_file.block_range(partition)
-    if start == end:
-        return b""
-    try:
-        return read_range(block_file.path, start, end)
-    except OSError as e:
-        raise OSError(f"block {partition}: {e}") from e
+def read_block(ref: BlockRef) -> bytes:
+    return read_range(ref.path, ref.start, ref.end)
 
 
 def dump(obj: Any) -> bytes:
@@ -108,18 +131,20 @@ def dump(obj: Any) -> bytes:
     return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def load_blocks(block_files: Iterable[BlockFile | None], partition: int) -> Iterator[Any]:
-    """The `dump`ed objects in block `partition` of each file, in file order."""
-    present = [
-        f for f in block_files if f is not None and f.block_range(partition)[0] != f.block_range(partition)[1]
-    ]
-    if len(present) <= 1:
-        blocks = (read_block(f, partition) for f in present)
-    else:
-        with ThreadPoolExecutor(min(READ_THREADS, len(present))) as pool:
-            blocks = list(pool.map(lambda f: read_block(f, partition), present))
-    for data in blocks:
-        yield pickle.loads(data)
+def load_blocks(refs: Iterable[BlockRef]) -> Iterator[Any]:
+    """The `dump`ed object of each block, in the order given (READ_THREADS reads at a time)."""
+    refs = list(refs)
+    if len(refs) <= 1:
+        for ref in refs:
+            yield pickle.loads(read_block(ref))
+        return
+    with ThreadPoolExecutor(min(READ_THREADS, len(refs))) as pool:
+        pending = [pool.submit(read_block, ref) for ref in refs]
+        for i in range(len(pending)):
+            data = pending[i].result()
+            pending[i] = None  # the raw bytes go as soon as they are unpickled
+            yield pickle.loads(data)
+            del data
 
 
 # ------------------------------------------------------------------ framed records
@@ -135,21 +160,20 @@ def frame_records(records: Iterable[tuple[int, int, bytes]]) -> bytes:
     return b"".join(pack(key, index, len(data)) + data for key, index, data in records)
 
 
-def iter_frames(block_file: BlockFile, partition: int, chunk_size: int) -> Iterator[tuple[int, int, bytes]]:
+def iter_frames(ref: BlockRef, chunk_size: int) -> Iterator[tuple[int, int, bytes]]:
     """The records of a `frame_records` block, read `chunk_size` bytes at a time."""
-    start, end = block_file.block_range(partition)
-    path, header = block_file.path, _FRAME.size
-    pending, at, position = b"", 0, start
+    header = _FRAME.size
+    pending, at, position = b"", 0, ref.start
 
     def refill(needed: int) -> None:
         nonlocal pending, at, position
-        if position >= end:
-            raise OSError(f"{path}: block {partition} ends inside a record")
-        upto = min(end, position + max(chunk_size, needed - (len(pending) - at)))
-        pending = pending[at:] + read_range(path, position, upto)
+        if position >= ref.end:
+            raise OSError(f"{ref.path}: block {ref.start}-{ref.end} ends inside a record")
+        upto = min(ref.end, position + max(chunk_size, needed - (len(pending) - at)))
+        pending = pending[at:] + read_range(ref.path, position, upto)
         at, position = 0, upto
 
-    while at < len(pending) or position < end:
+    while at < len(pending) or position < ref.end:
         if len(pending) - at < header:
             refill(header)
             continue

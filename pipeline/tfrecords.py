@@ -853,16 +853,13 @@ def scratch_dir(output_dir: str, spec_name: str) -> str:
     return beam_io.join(output_dir, SCRATCH, spec_name)
 
 
-def token_partition(split: str, bucket: int, num_buckets: int) -> int:
-    return SPLITS.index(split) * num_buckets + bucket
-
-
 class TokenizeSentences(beam.DoFn):
-    """Morph shard path -> a BlockFile of its sentences, one block per (split, bucket).
+    """Morph shard path -> ((split, bucket), BlockRef) for each bucket its sentences reach.
 
-    Block `token_partition(split, bucket)` holds [(doc key, paragraph, sentence,
-    token bytes), ...] in shard order; `group_documents` sorts them, so the
-    order in which blocks are read changes nothing downstream.
+    A block holds [(doc key, paragraph, sentence, token bytes), ...] of one
+    (split, bucket) in shard order; `group_sentences` sorts them, so the order
+    in which a bucket's blocks are read changes nothing downstream. A new
+    scratch file starts every SPILL_SENTENCES sentences.
     """
 
     def __init__(self, vocab_path: str, config: TfrecordsConfig, whole_word: bool, scratch: str) -> None:
@@ -875,69 +872,67 @@ class TokenizeSentences(beam.DoFn):
             f.write(beam_io.read_bytes(self._vocab_path))
         self._pieces = PieceCache(Tokenizer(local, pretokenized=True, mode="fast"))
 
-    def sentences_by_partition(self, path: str) -> Iterator[dict[int, list]]:
-        """A morph shard's sentences, {partition: [sentence, ...]}, SPILL_SENTENCES at a time."""
+    def take_sentences(self, rows: Iterator[dict], limit: int) -> tuple[dict, int, int]:
+        """Up to `limit` non-empty sentences from `rows` -> ({(split, bucket): [sentence, ...]},
+        rows read, empty rows)."""
         c = self._config
-        sentences = Metrics.counter(NAME, "sentences_in")
-        empty = Metrics.counter(NAME, "sentences_empty")
-        progress = beam_io.Progress(NAME, "sentences")
         encode, whole_word = self._pieces.encode_bytes, self._whole_word
-        columns = ["doc_id", "paragraph_index", "sentence_index", "morphemes", "word_starts"]
-        partitions: dict[int, list] = {}
+        partitions: dict[tuple[str, int], list] = {}
         doc_id = partition = None
         n_in = n_empty = held = 0
-        for row in beam_io.iter_parquet_rows(path, columns=columns):
+        for row in rows:
             n_in += 1
-            if not n_in % PROGRESS_EVERY:  # a counter update per row cost more than tokenizing
-                progress.tick(PROGRESS_EVERY)
             tokens = encode(row["morphemes"], row["word_starts"], whole_word)
             if not tokens:
                 n_empty += 1
                 continue
-            if held >= SPILL_SENTENCES:
-                yield partitions
-                partitions, held, doc_id = {}, 0, None
             if row["doc_id"] != doc_id:  # a document's rows mostly come together: hash once
                 doc_id = row["doc_id"]
-                split, bucket = split_of(doc_id, c.eval_percent), bucket_of(doc_id, c.num_buckets)
-                partition = partitions.setdefault(token_partition(split, bucket, c.num_buckets), [])
+                key = (split_of(doc_id, c.eval_percent), bucket_of(doc_id, c.num_buckets))
+                partition = partitions.setdefault(key, [])
             partition.append(
                 (document_key(row, c.document), row["paragraph_index"], row["sentence_index"], tokens)
             )
             held += 1
-        progress.tick(n_in % PROGRESS_EVERY)
-        sentences.inc(n_in)
-        empty.inc(n_empty)
-        if partitions:
-            yield partitions
+            if held >= limit:
+                break
+        return partitions, n_in, n_empty
 
     def process(self, path):
         name = path.rstrip("/").rsplit("/", 1)[-1]
-        with cyclic_gc_paused():  # a tuple per sentence
-            for segment, partitions in enumerate(self.sentences_by_partition(path)):
-                blocks = {p: exchange.dump(rows) for p, rows in partitions.items()}
+        columns = ["doc_id", "paragraph_index", "sentence_index", "morphemes", "word_starts"]
+        rows = iter(beam_io.iter_parquet_rows(path, columns=columns))
+        progress = beam_io.Progress(NAME, "sentences")
+        segment = 0
+        while True:
+            with cyclic_gc_paused():  # a tuple per sentence
+                partitions, n_in, n_empty = self.take_sentences(rows, SPILL_SENTENCES)
+                blocks = {key: exchange.dump(sentences) for key, sentences in partitions.items()}
                 del partitions
-                yield exchange.write_blocks(
-                    beam_io.join(self._scratch, f"tokens-{name}-{segment:05d}.bin"),
-                    blocks,
-                    len(SPLITS) * self._config.num_buckets,
-                )
+            progress.tick(n_in)  # a counter update per row cost more than tokenizing
+            Metrics.counter(NAME, "sentences_in").inc(n_in)
+            Metrics.counter(NAME, "sentences_empty").inc(n_empty)
+            if blocks:
+                file = beam_io.join(self._scratch, exchange.unique_name(f"tokens-{name}-{segment:05d}"))
+                yield from exchange.write_blocks(file, blocks).items()
+            del blocks
+            if not n_in:
+                return
+            segment += 1
 
 
-# Rows between progress counter updates.
-PROGRESS_EVERY = 1000
 # Sentences a tokenising task holds before it writes them out as one more
 # scratch file (~100 bytes each), so its memory does not grow with its shard.
 SPILL_SENTENCES = 500_000
 
 
 class BuildExamples(beam.DoFn):
-    """(split, bucket) and every tokens BlockFile -> ((split, bucket), examples made, BlockFile).
+    """((split, bucket), its sentence BlockRefs) -> ((split, bucket), examples made, {piece: BlockRef}).
 
     The bucket's examples are dealt into `num_shards[split]` pieces, example j
     to piece j % shards, each piece a block of framed (sort key, j, serialized
-    example) records in sort order; `WriteShard` merges, from each bucket, the
-    piece that the bucket's offset in its split sends to its shard.
+    example) records in sort order; `deal_pieces` sends each piece to the
+    shard that the bucket's offset in its split gives it.
     """
 
     def __init__(
@@ -978,27 +973,23 @@ class BuildExamples(beam.DoFn):
             del documents
             return [(rng.getrandbits(64), data) for data in made]
 
-    def process(self, key, token_files):
+    def process(self, element):
+        key, refs = element
         split, bucket = key
-        partition = token_partition(split, bucket, self._config.num_buckets)
-        sentences = chain.from_iterable(exchange.load_blocks(token_files, partition))
-        made = self.examples(split, bucket, sentences)
-        Metrics.counter(NAME, f"{self._spec.name}_{split}_examples").inc(len(made))
-        if not made:
-            yield key, 0, None
-            return
+        made = self.examples(split, bucket, chain.from_iterable(exchange.load_blocks(refs)))
+        count = len(made)
+        Metrics.counter(NAME, f"{self._spec.name}_{split}_examples").inc(count)
         shards = self._num_shards[split]
         with cyclic_gc_paused():
             blocks = {
                 piece: exchange.frame_records(
-                    sorted((made[j][0], j, made[j][1]) for j in range(piece, len(made), shards))
+                    sorted((made[j][0], j, made[j][1]) for j in range(piece, count, shards))
                 )
-                for piece in range(min(shards, len(made)))
+                for piece in range(min(shards, count))
             }
-        count = len(made)
         del made
-        path = beam_io.join(self._scratch, f"examples-{split}-{bucket:05d}.bin")
-        yield key, count, exchange.write_blocks(path, blocks, shards)
+        file = beam_io.join(self._scratch, exchange.unique_name(f"examples-{split}-{bucket:05d}"))
+        yield key, count, exchange.write_blocks(file, blocks)
 
 
 def bucket_offsets(counts: dict) -> dict:
@@ -1011,6 +1002,29 @@ def bucket_offsets(counts: dict) -> dict:
     return offsets
 
 
+def deal_pieces(built: tuple, offsets: dict, num_shards: dict) -> list[tuple]:
+    """A bucket's pieces -> [((split, shard), (bucket, BlockRef)), ...]: example k of a split,
+    counted bucket by bucket in bucket order, goes to shard k % shards, so piece r
+    (the bucket's examples r, r + shards, ...) goes to shard (offset + r) % shards."""
+    key, _, pieces = built
+    split, bucket = key
+    shards = num_shards[split]
+    return [
+        ((split, (offsets[key] + piece) % shards), (bucket, ref)) for piece, ref in sorted(pieces.items())
+    ]
+
+
+class DealPieces(beam.DoFn):
+    def __init__(self, num_shards: dict) -> None:
+        self._num_shards = num_shards
+        self._counts = self._offsets = None
+
+    def process(self, built, counts):
+        if counts is not self._counts:  # the side input, once per bundle
+            self._counts, self._offsets = counts, bucket_offsets(counts)
+        yield from deal_pieces(built, self._offsets, self._num_shards)
+
+
 def file_path(metadata) -> str:
     return metadata.path
 
@@ -1018,11 +1032,6 @@ def file_path(metadata) -> str:
 def shard_file(output_dir: str, spec_name: str, split: str, index: int, num_shards: int, gzip: bool) -> str:
     folder = beam_io.join(output_dir, spec_name, f"Split-{split}")
     return beam_io.shard_path(folder, "part", index, num_shards, ".tfrecord.gz" if gzip else ".tfrecord")
-
-
-def sort_order(example: tuple) -> tuple:
-    sort_key, bucket, index, _ = example
-    return sort_key, bucket, index
 
 
 # Read buffer of one shard writer, shared by the pieces it merges (one per bucket).
@@ -1034,41 +1043,35 @@ def _tagged(bucket: int, frames: Iterable[tuple[int, int, bytes]]) -> Iterable[t
         yield sort_key, bucket, index, data
 
 
-def shard_examples(split: str, shard: int, shards: int, buckets: Iterable[tuple]) -> Iterable[tuple]:
-    """Shard `shard`'s examples as (sort key, bucket, index, data), in sort order: example k of
-    the split, counted bucket by bucket in bucket order, goes to shard k % shards.
-    `buckets`: ((split, bucket), count, BlockFile). Streams: each bucket's piece is
-    read in chunks and the pieces merged, so memory does not grow with the shard."""
-    buckets = sorted(b for b in buckets if b[0][0] == split)
-    offsets = bucket_offsets({key: count for key, count, _ in buckets})
-    pieces = [
-        (key[1], block_file, (shard - offsets[key]) % shards)  # the bucket's piece for this shard
-        for key, _, block_file in buckets
-        if block_file is not None
-    ]
+def shard_examples(pieces: Iterable[tuple[int, exchange.BlockRef]]) -> Iterable[tuple]:
+    """A shard's pieces, (bucket, BlockRef) -> its examples as (sort key, bucket, index, data)
+    in sort order. Streams: each piece is read in chunks and the pieces merged, so
+    memory does not grow with the shard."""
+    pieces = sorted(pieces, key=lambda p: (p[0], p[1].path, p[1].start))
     chunk = min(1 << 20, max(16 << 10, MERGE_BUFFER_BYTES // max(1, len(pieces))))
-    return heapq.merge(
-        *(
-            _tagged(bucket, exchange.iter_frames(f, piece, chunk))
-            for bucket, f, piece in pieces
-            if piece < f.partitions
-        )
-    )
+    return heapq.merge(*(_tagged(bucket, exchange.iter_frames(ref, chunk)) for bucket, ref in pieces))
 
 
 class WriteShard(beam.DoFn):
-    """(split, shard) and every bucket's BlockFile -> one TFRecord file, examples sorted by sort key."""
+    """((split, shard), {"pieces": [(bucket, BlockRef), ...]}) -> one TFRecord file, examples
+    sorted by sort key."""
 
     def __init__(self, output_dir: str, spec: OutputSpec, num_shards: dict, gzip: bool) -> None:
         self._output_dir, self._spec, self._num_shards, self._gzip = output_dir, spec, num_shards, gzip
 
-    def process(self, key, buckets):
-        split, index = key
-        shards = self._num_shards[split]
-        examples = shard_examples(split, index, shards, buckets)
-        path = shard_file(self._output_dir, self._spec.name, split, index, shards, self._gzip)
+    def process(self, element):
+        (split, index), grouped = element
+        examples = shard_examples(grouped.get("pieces", []))
+        path = shard_file(
+            self._output_dir, self._spec.name, split, index, self._num_shards[split], self._gzip
+        )
         # The bytes tf.io.TFRecordWriter writes, without importing TensorFlow.
         yield split, write_tfrecord_file(path, (data for _, _, _, data in examples), self._gzip)
+
+
+def built_count(built: tuple) -> tuple:
+    key, count, _ = built
+    return key, count
 
 
 class BuildPretrainingRecords(beam.PTransform):
@@ -1091,36 +1094,26 @@ class BuildPretrainingRecords(beam.PTransform):
         whole_word = c.whole_word_mask and self._spec.flavour == "bert"
         num_shards = {"train": c.num_shards, "eval": c.eval_num_shards}
         scratch = scratch_dir(self._output_dir, self._spec.name)
-        token_files = (
+        # Sentences and examples travel through scratch files
+        # (pipeline/exchange.py); Beam groups only their BlockRefs, so no
+        # runner holds the corpus.
+        built = (
             pipeline
             | "Match" >> fileio.MatchFiles(self._glob)
             | "Paths" >> beam.Map(file_path)
             | "Spread" >> beam.Reshuffle()
             | "Tokenize" >> beam.ParDo(TokenizeSentences(self._vocab_path, c, whole_word, scratch))
+            | "GroupByBucket" >> beam.GroupByKey()
+            | "Build" >> beam.ParDo(BuildExamples(self._spec, self._vocab_path, c, num_shards, scratch))
         )
-        # The exchanges go through scratch files (pipeline/exchange.py): only
-        # paths and offsets pass through Beam, so no runner holds the corpus.
-        buckets = [(split, b) for split in SPLITS for b in range(c.num_buckets)]
-        bucket_files = (
-            pipeline
-            | "Buckets" >> beam.Create(buckets)
-            | "SpreadBuckets" >> beam.Reshuffle()
-            | "Build"
-            >> beam.ParDo(
-                BuildExamples(self._spec, self._vocab_path, c, num_shards, scratch),
-                token_files=beam.pvalue.AsList(token_files),
-            )
-        )
-        every_shard = [(split, i) for split, n in sorted(num_shards.items()) for i in range(n)]
+        counts = beam.pvalue.AsDict(built | "Counts" >> beam.Map(built_count))
+        pieces = built | "Deal" >> beam.ParDo(DealPieces(num_shards), counts=counts)
+        every = [(split, i) for split, n in sorted(num_shards.items()) for i in range(n)]
+        every_shard = pipeline | "Shards" >> beam.Create([(k, None) for k in every])
         return (
-            pipeline
-            | "Shards" >> beam.Create(every_shard)
-            | "SpreadShards" >> beam.Reshuffle()
-            | "Write"
-            >> beam.ParDo(
-                WriteShard(self._output_dir, self._spec, num_shards, c.gzip),
-                buckets=beam.pvalue.AsList(bucket_files),
-            )
+            {"shard": every_shard, "pieces": pieces}
+            | "GroupByShard" >> beam.CoGroupByKey()
+            | "Write" >> beam.ParDo(WriteShard(self._output_dir, self._spec, num_shards, c.gzip))
         )
 
 

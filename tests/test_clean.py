@@ -4,7 +4,6 @@ import pytest
 
 from pipeline import exchange
 from pipeline.clean import (
-    DEDUP_PARTITIONS,
     clean_document,
     decide_ids,
     decide_texts,
@@ -185,18 +184,21 @@ def test_dedup_keys_from_different_shards_meet_in_their_partition(tmp_path):
             [("p1", ("KR9", "b.xml", 1, 0)), ("p1", ("KR1", "z.jsonl:3", 1, 5))],
         ),
     }
-    key_files = []
+    by_partition = {}
     for index, kinds in shards.items():
-        partitions = {}
-        for kind, keys in enumerate(kinds):
-            for key, value in keys:
-                partitions.setdefault(key_partition(key), ([], [], []))[kind].append((key, value))
-        blocks = {p: exchange.dump(k) for p, k in partitions.items()}
-        key_files.append(exchange.write_blocks(str(tmp_path / f"{index}.bin"), blocks, DEDUP_PARTITIONS))
-    ids = [m for p in range(DEDUP_PARTITIONS) for m in decide_ids(p, key_files)]
+        keys = {}
+        for kind, pairs in enumerate(kinds):
+            for key, value in pairs:
+                keys.setdefault((key_partition(key), kind), []).append((key, value))
+        blocks = {place: exchange.dump(k) for place, k in keys.items()}
+        refs = exchange.write_blocks(str(tmp_path / f"{index}.bin"), blocks)
+        for (partition, kind), ref in refs.items():
+            by_partition.setdefault(partition, []).append((kind, ref))
+    assert len(by_partition) > 1  # the keys really are spread over partitions
+    ids = [m for element in by_partition.items() for m in decide_ids(element)]
     assert ids == [(1, ("duplicate_doc_id", "z.jsonl:3", -1, "same id as a.xml"))]
     losers = {marker[1]: True for _, marker in ids}
-    texts = [m for p in range(DEDUP_PARTITIONS) for m in decide_texts(p, key_files, losers)]
+    texts = [m for element in by_partition.items() for m in decide_texts(element, losers)]
     assert sorted(texts) == [
         (1, ("duplicate_document", "b.xml", -1, "same text as KR1")),
         (1, ("duplicate_paragraph", "b.xml", 0, "same text as KR1#2")),

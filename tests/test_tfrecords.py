@@ -433,53 +433,63 @@ def _reference_instances(documents, document_index, params, rng, gen):
     return instances
 
 
-def test_tokenize_writes_each_sentence_once_in_its_buckets_block(tmp_path):
+def test_tokenize_writes_each_sentence_once_in_its_buckets_block(tmp_path, monkeypatch):
     write_morph_shards(tmp_path / "morph", n_docs=30, n_shards=1)
     vocabs = write_vocabs(tmp_path)
     fn = R.TokenizeSentences(vocabs["bert"], CONFIG, True, str(tmp_path / "scratch"))
     fn.setup()
     path = str(tmp_path / "morph" / "part-00000-of-00001.parquet")
-    [block_file] = fn.process(path)
-    assert block_file.partitions == len(R.SPLITS) * CONFIG.num_buckets
-    seen = []
-    for split in R.SPLITS:
-        for bucket in range(CONFIG.num_buckets):
-            partition = R.token_partition(split, bucket, CONFIG.num_buckets)
-            for rows in exchange.load_blocks([block_file], partition):
+    expected = sorted(
+        (r["doc_id"], r["paragraph_index"], r["sentence_index"]) for r in beam_io.iter_parquet_rows(path)
+    )
+    for spill in (R.SPILL_SENTENCES, 7):  # one scratch file, then one per 7 sentences
+        monkeypatch.setattr(R, "SPILL_SENTENCES", spill)
+        refs = list(fn.process(path))
+        files = {ref.path for _, ref in refs}
+        assert len(files) == (1 if spill > len(expected) else -(-len(expected) // spill))
+        seen = []
+        for (split, bucket), ref in refs:
+            assert split in R.SPLITS and 0 <= bucket < CONFIG.num_buckets
+            for rows in exchange.load_blocks([ref]):
                 for key, paragraph, sentence, tokens in rows:
                     doc_id = key.split("\x00")[0]
                     assert R.bucket_of(doc_id, CONFIG.num_buckets) == bucket
                     assert R.split_of(doc_id, CONFIG.eval_percent) == split
                     assert tokens and isinstance(tokens, bytes)
                     seen.append((doc_id, paragraph, sentence))
-    expected = [
-        (r["doc_id"], r["paragraph_index"], r["sentence_index"]) for r in beam_io.iter_parquet_rows(path)
-    ]
-    assert sorted(seen) == sorted(expected) and len(set(seen)) == len(seen) > 30
+        assert sorted(seen) == expected and len(expected) > 30
 
 
 def test_shards_get_round_robin_examples_sorted_by_key(tmp_path):
     """Example k of a split (bucket by bucket, in bucket order) goes to shard k % shards,
-    whatever order the buckets' files arrive in; each shard is sorted by sort key."""
+    whatever order the buckets' pieces arrive in; each shard is sorted by sort key."""
     rng = random.Random(7)
-    shards, buckets, counts = 4, [], [5, 0, 3, 7, 1]
-    for bucket, count in enumerate(counts):
-        made = [(rng.getrandbits(64), f"b{bucket}e{j}".encode()) for j in range(count)]
+    shards, counts = 4, {("train", b): c for b, c in enumerate([5, 0, 3, 7, 1])}
+    counts[("eval", 0)] = 2  # another split's bucket moves no train example
+    built = []
+    for (split, bucket), count in counts.items():
+        made = [(rng.getrandbits(64), f"{split}{bucket}e{j}".encode()) for j in range(count)]
         blocks = {
             p: exchange.frame_records(sorted((made[j][0], j, made[j][1]) for j in range(p, count, shards)))
             for p in range(min(shards, count))
         }
-        block_file = exchange.write_blocks(str(tmp_path / f"{bucket}.bin"), blocks, shards) if made else None
-        buckets.append((("train", bucket), count, block_file))
-    buckets.append((("eval", 0), 2, None))  # another split's bucket is not this split's
-    dealt = [f"b{b}e{j}".encode() for b, count in enumerate(counts) for j in range(count)]
+        built.append(
+            ((split, bucket), count, exchange.write_blocks(str(tmp_path / f"{split}{bucket}.bin"), blocks))
+        )
+    offsets = R.bucket_offsets(dict(counts))
+    dealt = {}
+    for b in reversed(built):
+        for shard_key, piece in R.deal_pieces(b, offsets, {"train": shards, "eval": shards}):
+            dealt.setdefault(shard_key, []).append(piece)
+    train = [f"train{b}e{j}".encode() for b in range(5) for j in range(counts[("train", b)])]
     union = []
     for shard in range(shards):
-        examples = list(R.shard_examples("train", shard, shards, reversed(buckets)))
+        examples = list(R.shard_examples(dealt[("train", shard)]))
         assert [e[:3] for e in examples] == sorted(e[:3] for e in examples)
-        assert sorted(e[3] for e in examples) == sorted(dealt[shard::shards])
+        assert sorted(e[3] for e in examples) == sorted(train[shard::shards])
         union += [e[3] for e in examples]
-    assert sorted(union) == sorted(dealt)
+    assert sorted(union) == sorted(train)
+    assert sorted(e[3] for e in R.shard_examples(dealt[("eval", 0)])) == [b"eval0e0"]
 
 
 # --- Beam -------------------------------------------------------------------
