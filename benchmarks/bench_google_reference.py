@@ -37,7 +37,6 @@ import json
 import os
 import random
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -119,6 +118,8 @@ def run_scale(google_dir: str, scale: int, vocab: str, dupe_factor: int) -> dict
 
 
 def main() -> int:
+    from bench_tfrecords import child_result
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--google", required=True, help="folder holding bert/create_pretraining_data.py")
     parser.add_argument("--vocab", default=DEMO_VOCAB)
@@ -147,15 +148,13 @@ def main() -> int:
                 args.vocab,
             ]
             command += ["--dupe-factor", str(args.dupe_factor)]
-            out = subprocess.run(command, capture_output=True, text=True, check=True)
-            google = json.loads(out.stdout.strip().splitlines()[-1])
+            google = child_result(command)
             print("google", json.dumps(google), flush=True)
             if not args.against_ours:
                 continue
             command = [sys.executable, ours_script, "--one", str(scale), "--vocab", args.vocab]
             command += ["--dupe-factor", str(args.dupe_factor)]
-            out = subprocess.run(command, capture_output=True, text=True, check=True)
-            ours = json.loads(out.stdout.strip().splitlines()[-1])
+            ours = child_result(command)
             print("ours  ", json.dumps(ours), flush=True)
             print(
                 f"scale {scale}: ours / Google = {ours['mb_per_cpu_s'] / google['mb_per_cpu_s']:.2f}x per core; "

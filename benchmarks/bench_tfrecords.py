@@ -124,6 +124,12 @@ def run_scale(scale: int, vocab: str, dupe_factor: int = 10, shards: int = 0) ->
     }
 
 
+def child_result(command: list[str]) -> dict:
+    """Run a benchmark's child process; its last line of output is its JSON result."""
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vocab", default=os.path.join(REPO, "output", "demo", "vocab", "bert", "vocab.txt"))
@@ -141,10 +147,7 @@ def main() -> int:
         for scale in map(int, args.scales.split(",")):
             command = [sys.executable, __file__, "--one", str(scale), "--vocab", args.vocab]
             command += ["--shards", str(args.shards)]
-            out = subprocess.run(
-                [*command, "--dupe-factor", dupe_factor], capture_output=True, text=True, check=True
-            )
-            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            results.append(child_result([*command, "--dupe-factor", dupe_factor]))
             print(results[-1], flush=True)
         if len(results) >= 2:
             a, b = results[0], results[-1]
