@@ -50,15 +50,9 @@ DEMO_VOCAB = os.path.join(REPO, "output", "demo", "vocab", "bert", "vocab.txt")
 
 def google_input(path: str, scale: int) -> float:
     """bench_tfrecords' scaled corpus as Google's input text; returns MB of morpheme text."""
-    from bench_tfrecords import DEMO
+    from bench_tfrecords import demo_rows
 
-    from pipeline import beam_io
-
-    rows = [
-        r
-        for p in beam_io.list_files(os.path.join(DEMO, "part-*.parquet"))
-        for r in beam_io.iter_parquet_rows(p)
-    ]
+    rows = demo_rows()
     documents: dict[str, list] = {}
     for row in rows:
         documents.setdefault(row["doc_id"], []).append(

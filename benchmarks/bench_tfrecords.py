@@ -37,13 +37,18 @@ from pipeline.config import TfrecordsConfig  # noqa: E402
 DEMO = os.path.join(REPO, "output", "demo", "morph", "sentences")
 
 
-def scaled_corpus(folder: str, scale: int) -> float:
-    """Demo morph rows copied `scale` times into 8 shards; returns MB of morpheme text."""
-    rows = [
+def demo_rows() -> list[dict]:
+    """Every row of the demo corpus's morph shards."""
+    return [
         r
         for p in beam_io.list_files(os.path.join(DEMO, "part-*.parquet"))
         for r in beam_io.iter_parquet_rows(p)
     ]
+
+
+def scaled_corpus(folder: str, scale: int) -> float:
+    """Demo morph rows copied `scale` times into 8 shards; returns MB of morpheme text."""
+    rows = demo_rows()
     writers = [
         beam_io.ParquetShardWriter(beam_io.shard_path(folder, "part", i, 8, ".parquet"), morph.morph_schema())
         for i in range(8)

@@ -80,7 +80,6 @@ from typing import Any
 import apache_beam as beam
 import numpy as np
 from apache_beam.io import fileio
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.metrics import Metrics
 
 from pipeline import beam_io, exchange
@@ -95,7 +94,6 @@ ELECTRA_VERSION = "electra_packing_v1"
 SHARDING_VERSION = "bucket_roundrobin_v1"
 SPLITS = ("train", "eval")
 SCRATCH = "_scratch"  # exchange files while the stage runs; deleted by finalize
-UNCOMPRESSED = CompressionTypes.UNCOMPRESSED
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tfrecords_schema")
 
 # Google's defaults for max_predictions_per_seq at its two sequence lengths.
