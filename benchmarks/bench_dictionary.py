@@ -24,7 +24,10 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from pipeline import dictionary, nouns  # noqa: E402
+from pipeline.stages import (
+    dictionary,
+    nouns,  # noqa: E402
+)
 
 
 def _syllables(rng: random.Random, n: int) -> str:

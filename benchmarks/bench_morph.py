@@ -40,7 +40,7 @@ def main(argv=None) -> None:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from pipeline.config import MorphConfig
-    from pipeline.morph import MorphSentences
+    from pipeline.stages.morph import MorphSentences
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=2000)

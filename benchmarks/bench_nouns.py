@@ -45,7 +45,7 @@ def count_only(text_glob: str, workers: int, mode: str) -> float:
     from apache_beam.io import fileio
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipeline import nouns
+    from pipeline.stages import nouns
 
     options = PipelineOptions(
         ["--runner=DirectRunner", f"--direct_running_mode={mode}", f"--direct_num_workers={workers}"]
@@ -130,7 +130,7 @@ def synthetic_counts(n: int, seed: int = 0) -> list[tuple[str, int]]:
 MEASURE = """
 import json, sys, time
 sys.path.insert(0, {repo!r})
-from pipeline import nouns
+from pipeline.stages import nouns
 from pipeline.config import NounsConfig
 with nouns.PeakMemory() as memory:
     started = time.time()

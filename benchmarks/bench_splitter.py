@@ -1,4 +1,4 @@
-"""Throughput benchmark for pipeline.sentences.split_sentences.
+"""Throughput benchmark for pipeline.text.sentences.split_sentences.
 
 Usage: python benchmarks/bench_splitter.py [--mb N] [--seed S]
 
@@ -27,7 +27,7 @@ import unicodedata
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.sentences import (  # noqa: E402 - needs the sys.path entry above
+from pipeline.text.sentences import (  # noqa: E402 - needs the sys.path entry above
     SPLITTER_VERSION,
     evaluate_boundaries,
     load_gold,

@@ -30,9 +30,10 @@ import tracemalloc
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from pipeline import beam_io, morph  # noqa: E402
-from pipeline import tfrecords as R  # noqa: E402
+from pipeline import layout
 from pipeline.config import TfrecordsConfig  # noqa: E402
+from pipeline.io import filesystems
+from pipeline.stages import tfrecords as R  # noqa: E402
 
 DEMO = os.path.join(REPO, "output", "demo", "morph", "sentences")
 
@@ -41,8 +42,8 @@ def demo_rows() -> list[dict]:
     """Every row of the demo corpus's morph shards."""
     return [
         r
-        for p in beam_io.list_files(os.path.join(DEMO, "part-*.parquet"))
-        for r in beam_io.iter_parquet_rows(p)
+        for p in filesystems.list_files(os.path.join(DEMO, "part-*.parquet"))
+        for r in filesystems.iter_parquet_rows(p)
     ]
 
 
@@ -50,14 +51,16 @@ def scaled_corpus(folder: str, scale: int) -> float:
     """Demo morph rows copied `scale` times into 8 shards; returns MB of morpheme text."""
     rows = demo_rows()
     writers = [
-        beam_io.ParquetShardWriter(beam_io.shard_path(folder, "part", i, 8, ".parquet"), morph.morph_schema())
+        filesystems.ParquetShardWriter(
+            filesystems.shard_path(folder, "part", i, 8, ".parquet"), layout.morph_schema()
+        )
         for i in range(8)
     ]
     size = 0
     for copy in range(scale):
         for row in rows:
             doc_id = f"{row['doc_id']}-{copy}"
-            writers[beam_io.stable_shard(doc_id, 8)].add([{**row, "doc_id": doc_id}])
+            writers[filesystems.stable_shard(doc_id, 8)].add([{**row, "doc_id": doc_id}])
             size += len(row["morphemes"].encode("utf-8")) + 1
     for w in writers:
         w.close()
@@ -69,7 +72,7 @@ def bucket_working_set(folder: str, vocab: str, config: TfrecordsConfig, scratch
     fn = R.TokenizeSentences(vocab, config, True, scratch)
     fn.setup()
     buckets: dict = {}
-    for path in beam_io.list_files(os.path.join(folder, "part-*.parquet")):
+    for path in filesystems.list_files(os.path.join(folder, "part-*.parquet")):
         for key, ref in fn.process(path):
             buckets.setdefault(key, []).append(ref)
     key = max(buckets, key=lambda k: sum(ref.size for ref in buckets[k]))
@@ -111,7 +114,7 @@ def run_scale(scale: int, vocab: str, dupe_factor: int = 10, shards: int = 0) ->
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     import tensorflow as tf
 
-    files = beam_io.list_files(os.path.join(tmp, "bert-128", "Split-train", "*.gz"))
+    files = filesystems.list_files(os.path.join(tmp, "bert-128", "Split-train", "*.gz"))
     instances = sum(1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP"))
     working_set, bucket_instances = bucket_working_set(folder, vocab, config, os.path.join(tmp, "ws"))
     return {

@@ -1,4 +1,4 @@
-"""Throughput of pipeline.tokenizer: mode="korpat" (the reference, re-implemented
+"""Throughput of pipeline.text.tokenizer: mode="korpat" (the reference, re-implemented
 plainly) against mode="fast", on the same text.
 
 Usage: python benchmarks/bench_tokenizer.py [--mb N] [--vocab PATH] [--reference PATH]
@@ -34,7 +34,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline import tokenizer as T  # noqa: E402 - needs the sys.path entry above
+from pipeline.text import tokenizer as T  # noqa: E402 - needs the sys.path entry above
 
 SENTENCES = str(ROOT / "output" / "demo" / "clean" / "sentences" / "*.parquet")
 
@@ -53,7 +53,7 @@ def load_sentences(pattern: str) -> list[str]:
 
 def learn_vocab(morphemes: list[str], size: int, folder: str) -> str:
     """SentencePiece BPE over the morphemes, written as a KorPatBERT-layout vocab.txt (the vocab stage's code)."""
-    from pipeline import vocab
+    from pipeline.stages import vocab
 
     model, _ = vocab.train_sentencepiece(morphemes, size)
     words = vocab.sentencepiece_to_wordpiece([p for p, _ in vocab.sentencepiece_pieces(model)])

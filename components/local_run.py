@@ -2,7 +2,7 @@
 
     python -m components.local_run PLAN.json
 
-PLAN.json is what `pipeline.train.plan` writes. The CPU is split into logical
+PLAN.json is what `pipeline.stages.train.plan` writes. The CPU is split into logical
 devices first (before anything starts TensorFlow), so that with no GPU the
 Trainer's MirroredStrategy still has `cpu_replicas` replicas. When the pipeline
 has finished, each phase's newest export and its training figures are written
@@ -32,7 +32,7 @@ def main(argv: list[str]) -> int:
     from tfx import v1 as tfx
 
     from components.pipeline_factory import create_pipeline
-    from pipeline.train import newest_export
+    from pipeline.layout import newest_export
 
     # TFX warns on every node about MLMD features SQLite lacks, and that Pusher
     # pushes without a blessing (pretraining has no Evaluator to give one).

@@ -16,7 +16,7 @@ Phases of one model type chain through the Trainer's `base_model`: bert-512
 starts from bert-128's export, as KorPatBERT's two-phase schedule did.
 
 `create_pipeline(plan)` takes a plan (a JSON-able dict built by
-`pipeline.train.plan`) so the same description runs locally (LocalDagRunner,
+`pipeline.stages.train.plan`) so the same description runs locally (LocalDagRunner,
 ML Metadata in SQLite) or compiles for Vertex AI Pipelines (`compile_vertex`).
 """
 

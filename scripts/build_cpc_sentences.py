@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from pipeline.sentences import split_sentences  # noqa: E402
+from pipeline.text.sentences import split_sentences  # noqa: E402
 from scripts.build_demo_corpus import load_sources  # noqa: E402
 
 MIN_CHARS = 20

@@ -25,7 +25,7 @@ byte-identical, see MANIFEST.txt):
 Formats are assigned round-robin over CPC sections in id order (see
 assign_formats), so the split does not depend on which source file a record
 sits in and every format mixes sections; every output lists records by id.
-After writing, every output is parsed back with pipeline.readers and checked
+After writing, every output is parsed back with pipeline.text.readers and checked
 against the source records (ids and paragraph counts).
 """
 
@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from pipeline import readers  # noqa: E402
+from pipeline.text import readers  # noqa: E402
 
 FORMAT_DIRS = ("kipo_xml", "jsonl", "parquet", "text")
 XML_SHARE = 0.55
@@ -428,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  divisional (in jsonl): {s['divisional'][0]} reuses background_art and "
         f"description_of_drawings of {s['divisional'][1]} (kipo_xml)"
     )
-    print(f"  verified: all {s['verified']} publications parse back with pipeline.readers")
+    print(f"  verified: all {s['verified']} publications parse back with pipeline.text.readers")
     print(
         f"  MANIFEST.txt: sha256 of {s['files']} files (check with: cd {args.out} && sha256sum -c MANIFEST.txt)"
     )

@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
 
-from pipeline import badcorpus, badinputs
+from pipeline.tools import bad_input_cases, bad_input_harness
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
 
@@ -36,16 +36,16 @@ def test_command_succeeds_and_prints_every_case(run):
     _, result = run
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     table = result.stdout
-    for case in badcorpus.cases(BIG_MB):
+    for case in bad_input_cases.cases(BIG_MB):
         assert f"| {case.name} | " in table and f"(`{case.file}`)" in table
     assert "✗" not in table
 
 
 def test_every_case_has_its_expected_outcome(run):
     work, _ = run
-    cases = badcorpus.cases(BIG_MB)
-    results = badinputs.collect(
-        cases, os.path.join(work, badinputs.CORPUS), os.path.join(work, badinputs.OUTPUT)
+    cases = bad_input_cases.cases(BIG_MB)
+    results = bad_input_harness.collect(
+        cases, os.path.join(work, bad_input_harness.CORPUS), os.path.join(work, bad_input_harness.OUTPUT)
     )
     wrong = {
         c.name: (c.expect, results[c.name].outcome) for c in cases if results[c.name].outcome != c.expect
@@ -58,12 +58,12 @@ def test_every_case_has_its_expected_outcome(run):
 
 def test_accounting_identities_and_no_network(run):
     work, _ = run
-    output = os.path.join(work, badinputs.OUTPUT)
-    cases = badcorpus.cases(BIG_MB)
-    results = badinputs.collect(cases, os.path.join(work, badinputs.CORPUS), output)
-    failed = [f"{c.name}: {c.detail}" for c in badinputs.checks(results, output, work) if not c.ok]
+    output = os.path.join(work, bad_input_harness.OUTPUT)
+    cases = bad_input_cases.cases(BIG_MB)
+    results = bad_input_harness.collect(cases, os.path.join(work, bad_input_harness.CORPUS), output)
+    failed = [f"{c.name}: {c.detail}" for c in bad_input_harness.checks(results, output, work) if not c.ok]
     assert failed == []
-    with open(os.path.join(work, badinputs.GUARD_LOG), encoding="utf-8") as f:
+    with open(os.path.join(work, bad_input_harness.GUARD_LOG), encoding="utf-8") as f:
         log = f.read().splitlines()
     # The CLI and the DirectRunner's worker processes were all guarded; none was refused anything.
     assert len(log) >= 2 and all(line.endswith(": installed") for line in log)

@@ -6,28 +6,30 @@ import sys
 from collections import Counter
 
 import pytest
-from conftest import read_tree
 
-from pipeline import badcorpus, netguard
-from pipeline.badcorpus import josa, outcome_text
+from pipeline.tools import bad_input_cases, netguard
+from pipeline.tools.bad_input_cases import josa, outcome_text
+from tests.helpers import read_tree
 
 
 def test_corpus_is_deterministic_with_one_file_per_case(tmp_path):
-    cases = badcorpus.write_corpus(str(tmp_path / "a"), big_mb=0.1, max_file_mb=1)
-    badcorpus.write_corpus(str(tmp_path / "b"), big_mb=0.1, max_file_mb=1)
+    cases = bad_input_cases.write_corpus(str(tmp_path / "a"), big_mb=0.1, max_file_mb=1)
+    bad_input_cases.write_corpus(str(tmp_path / "b"), big_mb=0.1, max_file_mb=1)
     first, second = read_tree(tmp_path / "a"), read_tree(tmp_path / "b")
     assert first == second
-    assert set(first) == {c.path for c in cases} | {os.path.join(badcorpus.CANARY_DIR, badcorpus.CANARY_FILE)}
+    assert set(first) == {c.path for c in cases} | {
+        os.path.join(bad_input_cases.CANARY_DIR, bad_input_cases.CANARY_FILE)
+    }
     assert len({c.name for c in cases}) == len(cases)
     # Every input folder and file name has a space or a Korean character.
     for c in cases:
-        folder = badcorpus.FOLDERS[c.format][0]
+        folder = bad_input_cases.FOLDERS[c.format][0]
         assert " " in folder
         assert " " in c.file or any("\uac00" <= ch <= "\ud7a3" for ch in c.file), c.file
 
 
 def test_corpus_covers_every_case_the_issue_lists():
-    names = {c.name for c in badcorpus.cases(big_mb=0.1, max_file_mb=1)}
+    names = {c.name for c in bad_input_cases.cases(big_mb=0.1, max_file_mb=1)}
     required = {
         "xml_malformed",
         "xml_truncated",
@@ -60,14 +62,14 @@ def test_corpus_covers_every_case_the_issue_lists():
         "parquet_no_id_column",
     }
     assert required <= names
-    controls = [c for c in badcorpus.cases(0.1, 1) if c.expect.split(";")[0].endswith("kept")]
-    assert {c.format for c in controls} == set(badcorpus.FOLDERS)
+    controls = [c for c in bad_input_cases.cases(0.1, 1) if c.expect.split(";")[0].endswith("kept")]
+    assert {c.format for c in controls} == set(bad_input_cases.FOLDERS)
 
 
 def test_big_publication_size_and_unique_paragraphs():
-    from pipeline.readers import parse_kipo_xml
+    from pipeline.text.readers import parse_kipo_xml
 
-    data = badcorpus.big_publication(0.5)
+    data = bad_input_cases.big_publication(0.5)
     assert 0.5 * 2**20 <= len(data) < 0.6 * 2**20
     texts = [p.text for p in parse_kipo_xml(data, "big.xml", "big").paragraphs]
     assert len(set(texts)) == len(texts)

@@ -2,8 +2,9 @@
 
 import pytest
 
-from pipeline import exchange
-from pipeline.clean import (
+from pipeline.config import CleanConfig
+from pipeline.io import file_shuffle
+from pipeline.stages.clean import (
     clean_document,
     decide_ids,
     decide_texts,
@@ -18,7 +19,6 @@ from pipeline.clean import (
     sentence_drop_reason,
     strip_markup,
 )
-from pipeline.config import CleanConfig
 
 CONFIG = CleanConfig()
 
@@ -190,8 +190,8 @@ def test_dedup_keys_from_different_shards_meet_in_their_partition(tmp_path):
         for kind, pairs in enumerate(kinds):
             for key, value in pairs:
                 keys.setdefault((key_partition(key), kind), []).append((key, value))
-        blocks = {place: exchange.dump(k) for place, k in keys.items()}
-        refs = exchange.write_blocks(str(tmp_path / f"{index}.bin"), blocks)
+        blocks = {place: file_shuffle.dump(k) for place, k in keys.items()}
+        refs = file_shuffle.write_blocks(str(tmp_path / f"{index}.bin"), blocks)
         for (partition, kind), ref in refs.items():
             by_partition.setdefault(partition, []).append((kind, ref))
     assert len(by_partition) > 1  # the keys really are spread over partitions

@@ -7,9 +7,11 @@ import pyarrow.parquet as pq
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 
-from pipeline import beam_io, clean, ingest
-from pipeline.clean import CleanDocuments
+from pipeline import layout
 from pipeline.config import CleanConfig
+from pipeline.io import filesystems
+from pipeline.stages import clean
+from pipeline.stages.clean import CleanDocuments
 
 BACKGROUND = "종래의 세제는 세정력이 낮고 거품이 많이 발생하여 헹굼에 많은 물이 필요하다는 문제가 있었다."
 
@@ -87,12 +89,12 @@ def test_clean_documents_end_to_end(tmp_path, monkeypatch, spill_keys):
     first = [r for r in rows if r["doc_id"] != "KR5" and r["source"] != "other.jsonl:7"]
     second = [r for r in rows if r not in first]
     for i, part in enumerate((first, second)):
-        table = pa.Table.from_pylist(part, schema=ingest.paragraph_schema())
+        table = pa.Table.from_pylist(part, schema=layout.paragraph_schema())
         pq.write_table(table, str(src / f"part-0000{i}-of-00002.parquet"))
     out = tmp_path / "clean"
     with TestPipeline() as p:
         _ = p | CleanDocuments(str(src / "*.parquet"), 2, CleanConfig(), str(out))
-    key_files = list((out / beam_io.TMP_DIR).glob("keys-*.bin"))
+    key_files = list((out / filesystems.TMP_DIR).glob("keys-*.bin"))
     assert len(key_files) > 4 if spill_keys else len(key_files) == 2
 
     text = "".join(
@@ -144,7 +146,7 @@ def test_sentence_table_matches_text(tmp_path):
     src = tmp_path / "ingest"
     src.mkdir()
     pq.write_table(
-        pa.Table.from_pylist(rows, schema=ingest.paragraph_schema()), str(src / "part-00000-of-00001.parquet")
+        pa.Table.from_pylist(rows, schema=layout.paragraph_schema()), str(src / "part-00000-of-00001.parquet")
     )
     out = tmp_path / "clean"
     with TestPipeline() as p:
@@ -170,4 +172,4 @@ def test_sentence_table_matches_text(tmp_path):
     assert (out / "text" / "part-00000-of-00001.txt").read_text(encoding="utf-8") == (
         "본 발명은 이차전지에 관한 것이다.\n양극은 리튬을 포함한다.\n\n"
     )
-    assert beam_io.list_files(str(out / "rejects" / "*.jsonl"))
+    assert filesystems.list_files(str(out / "rejects" / "*.jsonl"))

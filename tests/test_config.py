@@ -3,10 +3,10 @@
 import os
 
 import pytest
-from conftest import REPO, write_config
 
 from pipeline.cli import main
 from pipeline.config import CleanConfig, ConfigError, load_config
+from tests.helpers import REPO, write_config
 
 
 def test_repo_config_loads():

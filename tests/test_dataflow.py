@@ -7,12 +7,12 @@ import shutil
 
 import pytest
 import yaml
-from conftest import REPO, write_config
-from objectstore import SCHEME, ObjectStoreFileSystem
+from tests.objectstore import SCHEME, ObjectStoreFileSystem
 
-from pipeline import runner
 from pipeline.cli import main
 from pipeline.config import DATAFLOW_FLAGS, ConfigError, load_config
+from pipeline.run import runner
+from tests.helpers import REPO, write_config
 
 REPO_CONFIG = os.path.join(REPO, "pipeline.yaml")
 
@@ -181,7 +181,7 @@ EXPECTED_TRANSFORMS = {
     "dictionary": {"Dictionary/Build", "Dictionary/Check"},
     "vocab": {"Vocab/Read", "Vocab/Sample/Band", "Vocab/WriteTrain", "Vocab/WriteCounts"},
     "morph": {"Morph/Match", "Morph/Morph"},
-    # The exchanges through scratch files (pipeline/exchange.py), no GroupByKey.
+    # The exchanges through scratch files (pipeline/io/file_shuffle.py), no GroupByKey.
     "tfrecords": {
         f"Records_{output}/{step}"
         for output in ("bert-128", "electra-128")

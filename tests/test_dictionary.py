@@ -8,11 +8,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
-from conftest import REPO, run_cli
 
-from pipeline import dictionary, nouns
 from pipeline.config import ConfigError, DictionaryConfig, PipelineConfig, RunnerConfig
-from pipeline.dictionary import Entry, NounCheck
+from pipeline.stages import dictionary, nouns
+from pipeline.stages.dictionary import Entry, NounCheck
+from pipeline.text import mecab_dictionary
+from tests.helpers import REPO, run_cli
 
 # ------------------------------------------------------------------ rows
 
@@ -42,16 +43,16 @@ from pipeline.dictionary import Entry, NounCheck
     ],
 )
 def test_final_consonant(surface, flag):
-    assert dictionary.final_consonant(surface) == flag
+    assert mecab_dictionary.final_consonant(surface) == flag
 
 
 def test_compound_expression():
-    assert dictionary.compound_expression(("합성", "세제")) == "합성/NNG/*+세제/NNG/*"
-    assert dictionary.compound_expression(("양극", "활물질"), "NNP") == "양극/NNP/*+활물질/NNP/*"
+    assert mecab_dictionary.compound_expression(("합성", "세제")) == "합성/NNG/*+세제/NNG/*"
+    assert mecab_dictionary.compound_expression(("양극", "활물질"), "NNP") == "양극/NNP/*+활물질/NNP/*"
 
 
 def test_csv_row_single_and_compound():
-    assert dictionary.csv_row("열중착") == (
+    assert mecab_dictionary.csv_row("열중착") == (
         "열중착",
         "",
         "",
@@ -65,10 +66,10 @@ def test_csv_row_single_and_compound():
         "*",
         "*",
     )
-    assert dictionary.format_csv_line(dictionary.csv_row("합성세제", parts=("합성", "세제"))) == (
+    assert mecab_dictionary.format_csv_line(mecab_dictionary.csv_row("합성세제", parts=("합성", "세제"))) == (
         "합성세제,,,,NNP,*,F,합성세제,Compound,*,*,합성/NNG/*+세제/NNG/*\n"
     )
-    assert dictionary.csv_row("세제", "NNG", cost=1000)[3:5] == ("1000", "NNG")
+    assert mecab_dictionary.csv_row("세제", "NNG", cost=1000)[3:5] == ("1000", "NNG")
 
 
 VALID = "합성세제액,,,,NNP,*,T,합성세제액,Compound,*,*,합성/NNG/*+세제/NNG/*+액/NNG/*"
@@ -95,7 +96,7 @@ VALID = "합성세제액,,,,NNP,*,T,합성세제액,Compound,*,*,합성/NNG/*+�
     ],
 )
 def test_csv_row_error(line, reason):
-    error = dictionary.csv_row_error(dictionary.split_csv_line(line))
+    error = mecab_dictionary.csv_row_error(mecab_dictionary.split_csv_line(line))
     if reason is None:
         assert error is None
     else:
@@ -115,7 +116,7 @@ def test_csv_row_error(line, reason):
     ],
 )
 def test_parse_term_line(line, parsed):
-    result = dictionary.parse_term_line(line)
+    result = mecab_dictionary.parse_term_line(line)
     if isinstance(parsed, str):
         assert parsed in result
     else:
@@ -126,7 +127,7 @@ def test_bundled_seed_terms_parse_and_are_split_by_the_stock_dictionary():
     import mecab
 
     with open(os.path.join(REPO, "dictionaries", "seed_terms.txt"), encoding="utf-8") as f:
-        terms = [dictionary.parse_term_line(line) for line in f]
+        terms = [mecab_dictionary.parse_term_line(line) for line in f]
     terms = [t for t in terms if t is not None]
     assert len(terms) >= 100 and all(isinstance(t, tuple) for t in terms)
     stock = mecab.MeCab()
@@ -196,8 +197,11 @@ def test_compile_user_dictionary_keeps_terms_whole(tmp_path):
     import mecab
 
     csv_path, dic_path = tmp_path / "user.csv", tmp_path / "user.dic"
-    rows = [dictionary.csv_row("합성세제액", parts=("합성", "세제", "액")), dictionary.csv_row("열중착")]
-    csv_path.write_text("".join(map(dictionary.format_csv_line, rows)), encoding="utf-8")
+    rows = [
+        mecab_dictionary.csv_row("합성세제액", parts=("합성", "세제", "액")),
+        mecab_dictionary.csv_row("열중착"),
+    ]
+    csv_path.write_text("".join(map(mecab_dictionary.format_csv_line, rows)), encoding="utf-8")
     stock = mecab.MeCab()
     assert stock.morphs("합성세제액을 열중착하되") == ["합성", "세", "제액", "을", "열중", "착하", "되"]
     result = dictionary.compile_user_dictionary(str(csv_path), str(dic_path))

@@ -4,7 +4,8 @@ import json
 import os
 
 import pytest
-from conftest import REPO, run_cli
+
+from tests.helpers import REPO, run_cli
 
 pytestmark = pytest.mark.slow
 

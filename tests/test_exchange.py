@@ -1,10 +1,10 @@
-"""Shuffles through scratch files (pipeline/exchange.py): blocks round-trip through local
+"""Shuffles through scratch files (pipeline/io/file_shuffle.py): blocks round-trip through local
 and folder-less object storage, gs:// reads are exact ranged downloads, bad reads fail."""
 
 import pytest
-from objectstore import SCHEME, ObjectStoreFileSystem
+from tests.objectstore import SCHEME, ObjectStoreFileSystem
 
-from pipeline import exchange
+from pipeline.io import file_shuffle
 
 
 @pytest.fixture(params=["local", "objstore"])
@@ -20,28 +20,28 @@ def test_blocks_round_trip_and_empty_blocks_get_no_reference(folder):
         ("train", 0): [("doc-1\x00", 0, 0, b"\x02\x04")],
         ("eval", 3): [("doc-2\x00", 1, 2, b"\xff" * 300)] * 50,
     }
-    blocks = {key: exchange.dump(r) for key, r in rows.items()}
-    refs = exchange.write_blocks(f"{folder}/a.bin", {**blocks, ("train", 1): b""})
+    blocks = {key: file_shuffle.dump(r) for key, r in rows.items()}
+    refs = file_shuffle.write_blocks(f"{folder}/a.bin", {**blocks, ("train", 1): b""})
     assert set(refs) == set(rows)
     assert sum(ref.size for ref in refs.values()) == sum(map(len, blocks.values()))
     for key, ref in refs.items():
-        assert list(exchange.load_blocks([ref])) == [rows[key]]
+        assert list(file_shuffle.load_blocks([ref])) == [rows[key]]
     # Several blocks at once (read on threads) come back in the order asked.
     order = [refs[("eval", 3)], refs[("train", 0)], refs[("eval", 3)]]
-    assert list(exchange.load_blocks(order)) == [rows[("eval", 3)], rows[("train", 0)], rows[("eval", 3)]]
+    assert list(file_shuffle.load_blocks(order)) == [rows[("eval", 3)], rows[("train", 0)], rows[("eval", 3)]]
 
 
 def test_unique_names_differ_per_attempt():
-    names = {exchange.unique_name("tokens-part-00001-00000") for _ in range(100)}
+    names = {file_shuffle.unique_name("tokens-part-00001-00000") for _ in range(100)}
     assert len(names) == 100 and all(n.startswith("tokens-part-00001-00000-") for n in names)
 
 
 def test_a_short_read_is_an_error_not_a_short_block(tmp_path):
     path = tmp_path / "z.bin"
-    refs = exchange.write_blocks(str(path), {0: b"abc", 1: b"defgh"})
+    refs = file_shuffle.write_blocks(str(path), {0: b"abc", 1: b"defgh"})
     path.write_bytes(path.read_bytes()[:5])
     with pytest.raises(OSError, match="give 2 bytes, expected 5"):
-        exchange.read_block(refs[1])
+        file_shuffle.read_block(refs[1])
 
 
 def test_gcs_reads_download_exactly_the_range(monkeypatch):
@@ -63,26 +63,26 @@ def test_gcs_reads_download_exactly_the_range(monkeypatch):
             assert bucket == "my-bucket"
             return type("Bucket", (), {"blob": lambda _, name: Blob(name)})()
 
-    monkeypatch.setattr(exchange, "_gcs_client", Client)
-    ref = exchange.BlockRef("gs://my-bucket/scratch/tokens-1.bin", 10, 700)
-    assert exchange.read_block(ref) == data[10:700]
+    monkeypatch.setattr(file_shuffle, "_gcs_client", Client)
+    ref = file_shuffle.BlockRef("gs://my-bucket/scratch/tokens-1.bin", 10, 700)
+    assert file_shuffle.read_block(ref) == data[10:700]
     assert asked == [("scratch/tokens-1.bin", 10, 699)]
-    assert exchange.read_block(exchange.BlockRef(ref.path, 5, 5)) == b"" and len(asked) == 1
+    assert file_shuffle.read_block(file_shuffle.BlockRef(ref.path, 5, 5)) == b"" and len(asked) == 1
 
 
 @pytest.mark.parametrize("chunk_size", [1, 17, 1 << 20])
 def test_framed_records_stream_back_whatever_the_chunk_size(folder, chunk_size):
     records = [(2**64 - 1, 0, b""), (5, 3, b"x" * 1000), (7, 2**32 - 1, bytes(range(256)))]
     other = [(1, 1, b"other piece")]
-    refs = exchange.write_blocks(
-        f"{folder}/f.bin", {0: exchange.frame_records(other), 2: exchange.frame_records(records)}
+    refs = file_shuffle.write_blocks(
+        f"{folder}/f.bin", {0: file_shuffle.frame_records(other), 2: file_shuffle.frame_records(records)}
     )
-    assert list(exchange.iter_frames(refs[2], chunk_size)) == records
-    assert list(exchange.iter_frames(refs[0], chunk_size)) == other
+    assert list(file_shuffle.iter_frames(refs[2], chunk_size)) == records
+    assert list(file_shuffle.iter_frames(refs[0], chunk_size)) == other
 
 
 def test_a_block_cut_inside_a_record_fails(tmp_path):
-    data = exchange.frame_records([(1, 0, b"abcdef")])
-    refs = exchange.write_blocks(str(tmp_path / "cut.bin"), {0: data[:-2]})
+    data = file_shuffle.frame_records([(1, 0, b"abcdef")])
+    refs = file_shuffle.write_blocks(str(tmp_path / "cut.bin"), {0: data[:-2]})
     with pytest.raises(OSError, match="ends inside a record"):
-        list(exchange.iter_frames(refs[0], 4))
+        list(file_shuffle.iter_frames(refs[0], 4))

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from pipeline import readers
 from pipeline.config import IngestConfig
-from pipeline.ingest import file_entries, parse_file
-from pipeline.records import InputRejected, Publication
+from pipeline.stages.ingest import file_entries, parse_file
+from pipeline.text import readers
+from pipeline.text.publication import InputRejected, Publication
 
 RECORDS = [
     {"id": f"KR{i}", "title": "세제 조성물", "abstract": f"본 발명은 {i}번째 세제 조성물에 관한 것이다."}

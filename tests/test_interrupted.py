@@ -8,7 +8,8 @@ import time
 
 import pytest
 import yaml
-from conftest import REPO, read_tree
+
+from tests.helpers import REPO, read_tree
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.morph import MecabBatchTagger, format_rows, restore_spacing, word_starts
+from pipeline.stages.morph import MecabBatchTagger, format_rows, restore_spacing, word_starts
 
 
 @pytest.mark.parametrize(
@@ -73,9 +73,9 @@ def test_morph_sentences_transform(tmp_path):
     import pyarrow.parquet as pq
     from apache_beam.testing.test_pipeline import TestPipeline
 
-    from pipeline.clean import sentence_schema
     from pipeline.config import MorphConfig
-    from pipeline.morph import MorphSentences
+    from pipeline.layout import sentence_schema
+    from pipeline.stages.morph import MorphSentences
 
     rows = [
         {
@@ -128,7 +128,8 @@ def test_demo_morph_keeps_layout_spacing_and_user_nouns(demo_copy, tmp_path):
     import sys
 
     import pyarrow.parquet as pq
-    from conftest import REPO
+
+    from tests.helpers import REPO
 
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "run", "--to", "morph", "--config", demo_copy],

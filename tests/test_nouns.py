@@ -8,12 +8,13 @@ import pyarrow.parquet as pq
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
-from conftest import REPO, write_config
 
-from pipeline import nouns, synthetic
 from pipeline.config import NounsConfig, PipelineConfig, load_config
-from pipeline.nouns import Noun, NounRules
-from pipeline.runner import StageContext, expected_fingerprints, stage_table
+from pipeline.run.runner import StageContext, expected_fingerprints, stage_table
+from pipeline.stages import nouns
+from pipeline.stages.nouns import Noun, NounRules
+from pipeline.tools import synthetic_corpus
+from tests.helpers import REPO, write_config
 
 SENTENCES = [
     "본 발명은 합성세제액에 관한 것이다.",
@@ -186,7 +187,7 @@ def test_count_eojeols_transform(tmp_path, monkeypatch, max_keys):
 
 
 def _demo_sentences() -> list[str]:
-    pools = synthetic.sentence_pools(synthetic.load_sources())
+    pools = synthetic_corpus.sentence_pools(synthetic_corpus.load_sources())
     return [s for section in sorted(pools) for s in pools[section]]
 
 

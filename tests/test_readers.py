@@ -1,4 +1,4 @@
-"""Unit tests for pipeline.readers and scripts/build_demo_corpus.py (small literal inputs)."""
+"""Unit tests for pipeline.text.readers and scripts/build_demo_corpus.py (small literal inputs)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import readers
-from pipeline.readers import (
+from pipeline.text import readers
+from pipeline.text.publication import SECTIONS, InputRejected, Publication
+from pipeline.text.readers import (
     decode_bytes,
     iter_jsonl,
     iter_parquet,
@@ -23,7 +24,6 @@ from pipeline.readers import (
     parse_record,
     parse_sectioned_text,
 )
-from pipeline.records import SECTIONS, InputRejected, Publication
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -3,10 +3,10 @@
 import dataclasses
 
 import pytest
-from conftest import write_config
 
 from pipeline.config import load_config
-from pipeline.runner import Stage, expected_fingerprints, select_stages
+from pipeline.run.runner import Stage, expected_fingerprints, select_stages
+from tests.helpers import write_config
 
 
 def _noop(p, ctx):

@@ -1,4 +1,4 @@
-"""Tests for pipeline.sentences: the Korean patent sentence splitter."""
+"""Tests for pipeline.text.sentences: the Korean patent sentence splitter."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pipeline.sentences import (
+from pipeline.text.sentences import (
     SPLITTER_VERSION,
     evaluate_boundaries,
     load_gold,

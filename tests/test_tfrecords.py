@@ -9,13 +9,14 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import read_tree
 
-from pipeline import beam_io, exchange
-from pipeline import tfrecords as R
-from pipeline import tfrecords_schema as S
+from pipeline import layout
 from pipeline.config import TfrecordsConfig
-from pipeline.tokenizer import LAYOUTS
+from pipeline.io import file_shuffle, filesystems
+from pipeline.pretraining import schema_files as S
+from pipeline.stages import tfrecords as R
+from pipeline.text.tokenizer import LAYOUTS
+from tests.helpers import read_tree
 
 PARAMS = R.BertParams(
     max_seq_length=32, max_predictions_per_seq=5, cls_id=5, sep_id=6, mask_id=7, random_low=8, random_high=100
@@ -209,7 +210,7 @@ def test_committed_schemas_match_the_generator():
     for spec in S.COMMITTED:
         with open(S.committed_path(spec.name), encoding="utf-8") as f:
             assert f.read() == S.schema_text(spec), (
-                f"regenerate: python -m pipeline.tfrecords_schema ({spec.name})"
+                f"regenerate: python -m pipeline.pretraining.schema_files ({spec.name})"
             )
         schema = S.parse_schema(S.schema_text(spec))
         assert [f.name for f in schema.feature] == list(
@@ -242,7 +243,7 @@ def _real_instances(n_docs=12, seed=3, params=PARAMS):
 
 
 def test_varints_and_packed_lists_match_protobuf():
-    from pipeline import tfrecords_fast as F
+    from pipeline.pretraining import example_writer as F
 
     for value in (0, 1, 127, 128, 300, 16383, 16384, 32767, 32768, 2**40, -1):
         features = {"x": [value]}
@@ -254,7 +255,7 @@ def test_varints_and_packed_lists_match_protobuf():
 
 
 def test_example_bytes_equal_the_proto_serializer_on_real_instances():
-    from pipeline import tfrecords_fast as F
+    from pipeline.pretraining import example_writer as F
 
     instances = _real_instances()
     assert len(instances) > 50
@@ -274,7 +275,7 @@ def test_example_bytes_equal_the_proto_serializer_on_real_instances():
 def test_example_bytes_parse_like_the_proto_path_with_tensorflow():
     import tensorflow as tf
 
-    from pipeline import tfrecords_fast as F
+    from pipeline.pretraining import example_writer as F
 
     spec = R.tf_feature_spec("bert", 32, 5)
     write = F.BertExampleWriter(32, 5, list(spec))
@@ -290,7 +291,7 @@ def test_example_bytes_parse_like_the_proto_path_with_tensorflow():
 def test_tfrecord_files_equal_tensorflows_writer(tmp_path, gzip):
     import tensorflow as tf
 
-    from pipeline import tfrecords_fast as F
+    from pipeline.pretraining import example_writer as F
 
     rng = random.Random(0)
     for n in (0, 1, 700):
@@ -309,7 +310,7 @@ def test_tfrecord_files_equal_tensorflows_writer(tmp_path, gzip):
 
 
 def test_tfrecord_files_fall_back_to_tensorflow_without_crc32c(tmp_path, monkeypatch):
-    from pipeline import tfrecords_fast as F
+    from pipeline.pretraining import example_writer as F
 
     records = [b"abc", b"", bytes(range(256)) * 3]
     F.write_tfrecord_file(str(tmp_path / "fast"), records, True)
@@ -440,7 +441,7 @@ def test_tokenize_writes_each_sentence_once_in_its_buckets_block(tmp_path, monke
     fn.setup()
     path = str(tmp_path / "morph" / "part-00000-of-00001.parquet")
     expected = sorted(
-        (r["doc_id"], r["paragraph_index"], r["sentence_index"]) for r in beam_io.iter_parquet_rows(path)
+        (r["doc_id"], r["paragraph_index"], r["sentence_index"]) for r in filesystems.iter_parquet_rows(path)
     )
     for spill in (R.SPILL_SENTENCES, 7):  # one scratch file, then one per 7 sentences
         monkeypatch.setattr(R, "SPILL_SENTENCES", spill)
@@ -450,7 +451,7 @@ def test_tokenize_writes_each_sentence_once_in_its_buckets_block(tmp_path, monke
         seen = []
         for (split, bucket), ref in refs:
             assert split in R.SPLITS and 0 <= bucket < CONFIG.num_buckets
-            for rows in exchange.load_blocks([ref]):
+            for rows in file_shuffle.load_blocks([ref]):
                 for key, paragraph, sentence, tokens in rows:
                     doc_id = key.split("\x00")[0]
                     assert R.bucket_of(doc_id, CONFIG.num_buckets) == bucket
@@ -470,11 +471,17 @@ def test_shards_get_round_robin_examples_sorted_by_key(tmp_path):
     for (split, bucket), count in counts.items():
         made = [(rng.getrandbits(64), f"{split}{bucket}e{j}".encode()) for j in range(count)]
         blocks = {
-            p: exchange.frame_records(sorted((made[j][0], j, made[j][1]) for j in range(p, count, shards)))
+            p: file_shuffle.frame_records(
+                sorted((made[j][0], j, made[j][1]) for j in range(p, count, shards))
+            )
             for p in range(min(shards, count))
         }
         built.append(
-            ((split, bucket), count, exchange.write_blocks(str(tmp_path / f"{split}{bucket}.bin"), blocks))
+            (
+                (split, bucket),
+                count,
+                file_shuffle.write_blocks(str(tmp_path / f"{split}{bucket}.bin"), blocks),
+            )
         )
     offsets = R.bucket_offsets(dict(counts))
     dealt = {}
@@ -521,12 +528,12 @@ SENTENCES = [
 
 
 def write_morph_shards(folder, n_docs=40, n_shards=2):
-    from pipeline import beam_io, morph
+    from pipeline.io import filesystems
 
     os.makedirs(folder, exist_ok=True)
     writers = [
-        beam_io.ParquetShardWriter(
-            beam_io.shard_path(str(folder), "part", i, n_shards, ".parquet"), morph.morph_schema()
+        filesystems.ParquetShardWriter(
+            filesystems.shard_path(str(folder), "part", i, n_shards, ".parquet"), layout.morph_schema()
         )
         for i in range(n_shards)
     ]
@@ -670,7 +677,7 @@ def test_records_load_in_model_garden_pretrain_dataloader(tmp_path):
 
 
 def test_summarize_counts_fill_nsp_masks_and_unk():
-    from pipeline.tfrecord_stats import summarize
+    from pipeline.tools.tfrecord_stats import summarize
 
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "본", "발명"]
     x = R.BertInstance([2, 5, 4, 3, 1, 3], [0, 0, 0, 0, 1, 1], [2], [6], True)
@@ -709,7 +716,7 @@ def test_demo_run_to_tfrecords(demo_copy, tmp_path):
     import subprocess
     import sys
 
-    from conftest import REPO
+    from tests.helpers import REPO
 
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     result = subprocess.run(

@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
 
-from pipeline import tokenizer as T
-from pipeline.tokenizer import Tokenizer, basic_split, pieces_to_text
+from pipeline.text import tokenizer as T
+from pipeline.text.tokenizer import Tokenizer, basic_split, pieces_to_text
+from tests.helpers import REPO
 
 # Ids 5.. are the same words in both layouts' files; KorPatBERT's has 3 more entries first.
 WORDS = [
@@ -295,7 +295,7 @@ def test_tokenize_command(tmp_path, capsys):
 def test_tf_tokenizer_matches_python_on_literal_cases(tmp_path, layout):
     import tensorflow as tf
 
-    from pipeline.tf_tokenizer import TFTokenizer
+    from pipeline.text.tf_tokenizer import TFTokenizer
 
     texts = [
         "본 발명 은 세제액 포 (漢) 에 관한 것 이 다 .",
@@ -321,7 +321,7 @@ def test_modes_and_tf_agree_on_random_odd_strings(tmp_path, layout):
 
     import tensorflow as tf
 
-    from pipeline.tf_tokenizer import TFTokenizer
+    from pipeline.text.tf_tokenizer import TFTokenizer
 
     rng = random.Random(5)
     odd = list(
@@ -393,7 +393,7 @@ def demo_vocabs(demo_morphemes, tmp_path_factory):
     SentencePiece BPE (coverage < 1, so rare characters are [UNK]) converted to
     WordPiece form (`▁x` -> `x`, `x` -> `##x`). Returns {name: path}: `korpat`
     and `bert` layouts, and `full` (bert, every character added, no [UNK])."""
-    from pipeline import vocab
+    from pipeline.stages import vocab
 
     model, _ = vocab.train_sentencepiece(demo_morphemes, 3000, character_coverage=0.995)
     pieces = [p for p, _ in vocab.sentencepiece_pieces(model)]
@@ -467,7 +467,7 @@ def test_round_trip_on_demo(demo_sentences, demo_morphemes, demo_vocabs):
 def test_tf_tokenizer_agrees_on_the_whole_demo_corpus(demo_morphemes, demo_vocabs, name):
     import tensorflow as tf
 
-    from pipeline.tf_tokenizer import TFTokenizer
+    from pipeline.text.tf_tokenizer import TFTokenizer
 
     py = Tokenizer(demo_vocabs[name], pretokenized=True, mode="fast")
     tf_tok = TFTokenizer.from_tokenizer(py)
@@ -483,7 +483,7 @@ def test_tf_tokenizer_agrees_on_the_whole_demo_corpus(demo_morphemes, demo_vocab
 def test_tf_basic_split_matches_python_on_every_code_point():
     import tensorflow as tf
 
-    from pipeline.tf_tokenizer import basic_split as tf_basic_split
+    from pipeline.text.tf_tokenizer import basic_split as tf_basic_split
 
     codes = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
     texts = [f"a{chr(c)}b" for c in codes]

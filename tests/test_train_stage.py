@@ -10,11 +10,11 @@ import time
 
 import pytest
 import yaml
-from conftest import REPO, run_cli, write_config
 
-from pipeline import train
 from pipeline.config import load_config
-from pipeline.runner import StageContext
+from pipeline.run.runner import StageContext
+from pipeline.stages import train
+from tests.helpers import REPO, run_cli, write_config
 
 REPO_CONFIG = os.path.join(REPO, "pipeline.yaml")
 
@@ -173,7 +173,7 @@ def test_anomalies_gate_names_each_anomaly(demo_tfrecords, tmp_path):
 
 
 def test_finetune_split_is_stable_and_disjoint():
-    from pipeline.finetune import read_labelled, split_of
+    from components.finetune import read_labelled, split_of
 
     rows = read_labelled(os.path.join(REPO, "data", "demo", "cpc_sentences.tsv"))
     assert len(rows) > 2000 and {label for label, _ in rows} == set("ABCDEFGH")
@@ -185,7 +185,7 @@ def test_finetune_split_is_stable_and_disjoint():
 
 
 def test_finetune_rejects_a_malformed_line(tmp_path):
-    from pipeline.finetune import read_labelled
+    from components.finetune import read_labelled
 
     path = tmp_path / "bad.tsv"
     path.write_text("A\t좋은 문장이다.\n문장만 있는 줄\n", encoding="utf-8")

@@ -11,11 +11,11 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
-from conftest import REPO
 
-from pipeline import vocab as V
 from pipeline.config import VocabConfig
-from pipeline.tokenizer import BERT_HEAD, KORPAT_HEAD, Tokenizer
+from pipeline.stages import vocab as V
+from pipeline.text.tokenizer import BERT_HEAD, KORPAT_HEAD, Tokenizer
+from tests.helpers import REPO
 
 # --- sampling -------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """tf.data input pipelines over the `tfrecords` stage's GZIP TFRecords.
 
-Records are parsed with `pipeline.tfrecords.tf_feature_spec` (the one spec the
+Records are parsed with `pipeline.pretraining.features.tf_feature_spec` (the one spec the
 writer uses too) and renamed to Model Garden's names: input_word_ids,
 input_mask, input_type_ids, masked_lm_positions, masked_lm_ids,
 masked_lm_weights, next_sentence_labels; all int features become int32.
@@ -22,7 +22,7 @@ SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 def special_ids(vocab_path: str) -> dict[str, int]:
     """Ids of [PAD] [UNK] [CLS] [SEP] [MASK] looked up in the vocab file."""
-    from pipeline.tokenizer import load_vocab
+    from pipeline.text.tokenizer import load_vocab
 
     vocab = load_vocab(vocab_path)
     missing = [t for t in SPECIAL_TOKENS if t not in vocab]
@@ -47,7 +47,7 @@ def parse_batch(serialized, flavour: str, seq_length: int, max_predictions: int,
     """A batch of serialized tf.Examples -> dict of Model Garden named tensors."""
     import tensorflow as tf
 
-    from pipeline.tfrecords import tf_feature_spec
+    from pipeline.pretraining.features import tf_feature_spec
 
     spec = tf_feature_spec(flavour, seq_length, max_predictions, v2_names)
     parsed = tf.io.parse_example(serialized, spec)

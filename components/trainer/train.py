@@ -47,7 +47,7 @@ PRETRAINER = "pretrainer"
 
 def resolve_vocab(settings: TrainSettings, vocab_path: str | None) -> tuple[TrainSettings, str, dict]:
     """(settings with vocab_size and vocab_path set, vocab path, special token ids)."""
-    from pipeline.tokenizer import load_vocab
+    from pipeline.text.tokenizer import load_vocab
 
     vocab_path = vocab_path or settings.vocab_path
     if not vocab_path:

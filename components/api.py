@@ -1,0 +1,46 @@
+"""The one door from `pipeline` into the TFX side.
+
+`pipeline` (the train stage, the CLI's tools) calls only these functions;
+each imports the heavy TFX / TensorFlow code when called, so importing this
+module costs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def run_local_pipeline(plan_path: str) -> int:
+    """Run the plan's TFX pipeline with LocalDagRunner in a child process (TensorFlow's
+    logical devices must be set before TensorFlow starts); returns its exit code."""
+    # TF C++ warnings (input-pipeline end-of-sequence notices) say nothing about the run.
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, "-m", "components.local_run", plan_path], env=env).returncode
+
+
+def compile_vertex(plan: dict[str, Any], vertex: dict[str, Any], output_path: str) -> dict:
+    """Write the Vertex AI pipeline spec of a plan; returns the spec."""
+    from components.pipeline_factory import compile_vertex as compile_spec
+
+    return compile_spec(plan, vertex, output_path)
+
+
+def finetune_command(config, export_dir: str | None, data_path: str | None, out_dir: str | None) -> int:
+    """`python -m pipeline finetune`: CPC-section classification on an export."""
+    from components.finetune import finetune_command as command
+
+    return command(config, export_dir, data_path, out_dir)
+
+
+def load_encoder(export_dir: str):
+    """(encoder restored from an export folder, its config dict)."""
+    from components.trainer.export import load_encoder as load
+
+    return load(export_dir)
+
+
+__all__: Sequence[str] = ("compile_vertex", "finetune_command", "load_encoder", "run_local_pipeline")

@@ -1,0 +1,268 @@
+"""File and Beam helpers shared by the stages.
+
+All I/O goes through Beam's `FileSystems`, so the same code reads and writes
+local paths and `gs://` paths. Outputs are written as a fixed number of shards
+whose content is sorted by a key: the same input gives byte-identical files
+whatever the runner, the number of workers or the order elements arrive in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+# Scratch space inside a stage's folder; the runner deletes it after a
+# successful run, before the manifest is written.
+TMP_DIR = "_tmp"
+
+
+def stable_shard(key: str, num_shards: int) -> int:
+    """A shard index that is the same in every process and Python version."""
+    return zlib.crc32(key.encode("utf-8")) % num_shards
+
+
+def shard_path(folder: str, prefix: str, index: int, num_shards: int, ext: str) -> str:
+    return FileSystems.join(folder, f"{prefix}-{index:05d}-of-{num_shards:05d}{ext}")
+
+
+def join(*parts: str) -> str:
+    return FileSystems.join(*parts)
+
+
+def exists(path: str) -> bool:
+    return FileSystems.exists(path)
+
+
+def list_files(pattern: str) -> list[str]:
+    """Sorted paths matching a glob; [] when nothing matches."""
+    result = FileSystems.match([pattern])[0]
+    return sorted(m.path for m in result.metadata_list)
+
+
+def files_under(folder: str, limit: int | None = None) -> list[str]:
+    """Paths of the files below `folder`, at any depth."""
+    pattern = FileSystems.join(folder, "**")
+    result = FileSystems.match([pattern], limits=[limit] if limit else None)[0]
+    return [m.path for m in result.metadata_list]
+
+
+def tree_exists(folder: str) -> bool:
+    """Whether `folder` exists, or (on object stores, which have no folders) holds a file."""
+    return FileSystems.exists(folder) or bool(files_under(folder, limit=1))
+
+
+def delete_tree(folder: str) -> None:
+    """Delete everything under `folder` (a no-op when it does not exist).
+
+    On object stores (gs://) a folder is only a name prefix: it never
+    "exists" and deleting the name deletes nothing, so its files are listed
+    and deleted instead.
+    """
+    if FileSystems.exists(folder):
+        FileSystems.delete([folder])
+        return
+    files = files_under(folder)
+    if files:
+        FileSystems.delete(files)
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    with FileSystems.create(path) as f:
+        f.write(data)
+
+
+def read_bytes(path: str) -> bytes:
+    with FileSystems.open(path) as f:
+        return f.read()
+
+
+def write_json(path: str, obj: Any) -> None:
+    """Write JSON so that it appears whole: to a temporary name, then renamed."""
+    tmp = path + ".tmp"
+    write_bytes(tmp, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True).encode())
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([tmp], [path])
+
+
+def read_json(path: str) -> Any:
+    return json.loads(read_bytes(path).decode("utf-8"))
+
+
+# ------------------------------------------------------------------ shards
+
+
+class JoinByShard(beam.PTransform):
+    """{name: PCollection of (shard_index, value)} -> (index, {name: [values]}).
+
+    Every index 0..num_shards-1 comes out exactly once, even with no values,
+    so a stage can write all of its shard files. Stages move only small
+    records (file paths, hashes, drop markers) through this join; the text
+    itself is read and written by the shard task, never shuffled.
+    """
+
+    def __init__(self, num_shards: int) -> None:
+        super().__init__()
+        self._num_shards = num_shards
+
+    def expand(self, pcolls):
+        pipeline = next(iter(pcolls.values())).pipeline
+        every_shard = pipeline | "EveryShard" >> beam.Create([(i, None) for i in range(self._num_shards)])
+        return {"shard": every_shard, **pcolls} | "CoGroupByShard" >> beam.CoGroupByKey()
+
+
+def write_jsonl(f, records: Iterable[dict]) -> None:
+    for record in records:
+        f.write(json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+        f.write(b"\n")
+
+
+def _to_single_key(line: str):
+    return None, line
+
+
+class _WriteSortedFile(beam.DoFn):
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def process(self, element):
+        _, lines = element
+        with FileSystems.create(self._path) as f:
+            for line in sorted(lines):
+                f.write(line.encode("utf-8"))
+                f.write(b"\n")
+        yield self._path
+
+
+class WriteSortedLines(beam.PTransform):
+    """Lines -> one text file, sorted, so its bytes do not depend on the runner.
+
+    For bounded, central-sized data only (samples, counts that one process
+    reads next anyway): every line goes through one worker.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self._path = path
+
+    def expand(self, lines):
+        return (
+            lines
+            | "OneKey" >> beam.Map(_to_single_key)
+            | "Gather" >> beam.GroupByKey()
+            | "Write" >> beam.ParDo(_WriteSortedFile(self._path))
+        )
+
+
+# ------------------------------------------------------------------ parquet
+
+
+class ParquetShardWriter:
+    """Streams dict rows into one Parquet file in row groups: bounded memory."""
+
+    ROWS_PER_GROUP = 20000
+
+    def __init__(self, path: str, schema) -> None:
+        import pyarrow.parquet as pq
+
+        self._schema = schema
+        self._file = FileSystems.create(path)
+        self._writer = pq.ParquetWriter(self._file, schema, compression="zstd")
+        self._rows: list[dict] = []
+
+    def add(self, rows: list[dict]) -> None:
+        self._rows.extend(rows)
+        if len(self._rows) >= self.ROWS_PER_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self._rows:
+            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self._schema))
+            self._rows = []
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+        self._file.close()
+
+
+def iter_parquet_rows(path: str, columns: list[str] | None = None, batch_size: int = 4096):
+    """Rows of a Parquet file as dicts, one record batch in memory at a time."""
+    import pyarrow.parquet as pq
+
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_size, columns=columns):
+            # Column-wise conversion is several times faster than to_pylist().
+            names = batch.schema.names
+            columns_data = [column.to_pylist() for column in batch.columns]
+            for values in zip(*columns_data, strict=True):
+                yield dict(zip(names, values, strict=True))
+
+
+# ------------------------------------------------------------------ progress
+
+
+class Progress:
+    """Counts work inside a DoFn and prints a rate every `every_s` seconds.
+
+    Plain stderr, not logging: DirectRunner's worker processes inherit it,
+    while logging records come back wrapped in protos. Each worker prints its
+    own count; the Beam counter `progress_<noun>` holds the total.
+    """
+
+    def __init__(self, stage: str, noun: str, every_s: float = 10.0) -> None:
+        self._stage, self._noun, self._every_s = stage, noun, every_s
+        self._counter = Metrics.counter(stage, f"progress_{noun}")
+        self._count = 0
+        self._start = self._last = time.monotonic()
+
+    def tick(self, n: int = 1) -> None:
+        self._count += n
+        self._counter.inc(n)
+        now = time.monotonic()
+        if now - self._last >= self._every_s:
+            self._last = now
+            rate = self._count / max(now - self._start, 1e-9)
+            print(
+                f"[{self._stage}] {self._count:,} {self._noun} on worker {os.getpid()} ({rate:,.0f}/s)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def read_text_file(path: str, what: str) -> str:
+    """A small UTF-8 text file (BOM dropped); `what` names the setting in the error."""
+    if not exists(path):
+        raise FileNotFoundError(f"{what}: {path} not found")
+    return read_bytes(path).decode("utf-8-sig")
+
+
+class NotUtf8(ValueError):
+    """A line of a text file that is not UTF-8: `path:line: reason`."""
+
+
+def numbered_lines(path: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a UTF-8 file (local or gs://), streamed; a BOM is ignored."""
+    with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise NotUtf8(f"{path}:{number}: not UTF-8 ({e.reason})") from None
+            yield number, text.rstrip("\r\n")

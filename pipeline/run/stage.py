@@ -1,0 +1,73 @@
+"""What a stage is: its name, upstream stages, rule versions and how it runs.
+
+Stages import this module (never the runner); the runner and the registry
+import the stages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+from collections.abc import Callable, Mapping, Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.config import PipelineConfig, section_dict
+from pipeline.layout import MANIFEST, stage_dir
+
+
+@dataclasses.dataclass(frozen=True)
+class StageContext:
+    """What a stage's build function gets: where to read and where to write."""
+
+    config: PipelineConfig
+    output_dir: str
+    upstream_dirs: Mapping[str, str]
+    # Building or compiling a job without reaching its data (Dataflow dry runs,
+    # Vertex AI compiles): upstream manifests are not read.
+    offline: bool = False
+
+    def upstream_section(self, name: str) -> types.SimpleNamespace:
+        """The config section an earlier stage (`name`, upstream or further up) ran with,
+        from its manifest.
+
+        A stage learns upstream facts (shard counts, text layout) here rather than
+        from another stage's section of the current config: the manifest says what
+        the files on disk were written with. Without a manifest, or offline (a job
+        built before the upstream has run), it is the section the upstream would
+        run with now.
+        """
+        section = None
+        path = FileSystems.join(stage_dir(self.config, name), MANIFEST)
+        if not self.offline and FileSystems.exists(path):
+            with FileSystems.open(path) as f:
+                section = json.loads(f.read().decode("utf-8")).get("config")
+        if section is None:
+            section = section_dict(getattr(self.config, name))
+        return types.SimpleNamespace(**section)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    name: str
+    upstream: tuple[str, ...]
+    versions: Mapping[str, str]  # rule versions recorded in the manifest
+    build: Callable[[beam.Pipeline, StageContext], None] | None
+    description: str = ""
+    # Counters that always appear in the manifest, 0 when never incremented,
+    # so the stage's accounting identity can be checked from the manifest.
+    accounting: tuple[str, ...] = ()
+    # Files the stage reads besides its upstream outputs (stop lists, user
+    # dictionaries): their names, sizes and mtimes join its input fingerprint.
+    files: Callable[[PipelineConfig], Sequence[str]] | None = None
+    # Runs after the Beam job succeeds; what it returns goes into the manifest
+    # under "report" (figures a stage computes about its own output).
+    finalize: Callable[[StageContext], dict] | None = None
+    # A stage that is not a Beam job (train runs TFX) does its work here and
+    # returns its counters; `build` is then None.
+    execute: Callable[[StageContext, Sequence[str]], Mapping[str, int]] | None = None
+    # Keep the previous output when rerunning (train's ML Metadata, checkpoints
+    # and exports are what let a rerun resume); only the manifest is removed.
+    keep_output: bool = False
