@@ -34,6 +34,6 @@ RUN pip install --no-cache-dir --disable-pip-version-check --upgrade pip==24.3.1
 # pipeline/, components/, tfrecords_schema/).
 COPY . .
 RUN pip install --no-cache-dir --disable-pip-version-check --no-deps . \
- && python -c "import apache_beam, pipeline.clean, pipeline.ingest; assert apache_beam.__version__ == '2.59.0'" \
+ && python -c "import apache_beam, pipeline.stages.clean, pipeline.stages.ingest; assert apache_beam.__version__ == '2.59.0'" \
  && python -c "import components.pipeline_factory, components.trainer.run, tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor" \
  && python -c "import mecab; assert mecab.MeCab().nouns('반도체 기판을 세정한다'), 'mecab-ko dictionary missing'"

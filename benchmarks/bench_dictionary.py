@@ -17,17 +17,11 @@ import argparse
 import os
 import random
 import shutil
-import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-from pipeline.stages import (
-    dictionary,
-    nouns,  # noqa: E402
-)
+from pipeline.io.memory import PeakMemory
+from pipeline.text import mecab_dictionary, user_dictionary
 
 
 def _syllables(rng: random.Random, n: int) -> str:
@@ -51,8 +45,8 @@ def synthetic_entries(n: int, seed: int = 0):
         else:
             parts, surface = (), _syllables(rng, rng.randint(2, 8))
         seen.add(surface)
-        row = dictionary.csv_row(surface, "NNP", parts)
-        yield dictionary.Entry(surface, dictionary.format_csv_line(row), "extracted")
+        row = mecab_dictionary.csv_row(surface, "NNP", parts)
+        yield user_dictionary.Entry(surface, mecab_dictionary.format_csv_line(row), "extracted")
 
 
 def main(argv=None) -> None:
@@ -64,10 +58,10 @@ def main(argv=None) -> None:
     os.makedirs(work, exist_ok=True)
     csv_path, dic_path = os.path.join(work, "user.csv"), os.path.join(work, "user.dic")
 
-    with nouns.PeakMemory() as memory:
+    with PeakMemory() as memory:
         started = time.time()
-        entries, duplicates = dictionary.merge_entries([synthetic_entries(args.entries)])
-        dictionary.write_entries(entries, csv_path)
+        entries, duplicates = user_dictionary.merge_entries([synthetic_entries(args.entries)])
+        user_dictionary.write_entries(entries, csv_path)
         build_seconds = time.time() - started
     csv_mb = os.path.getsize(csv_path) / 2**20
     print(
@@ -77,7 +71,7 @@ def main(argv=None) -> None:
     )
     del entries
 
-    compiled = dictionary.compile_user_dictionary(csv_path, dic_path)
+    compiled = user_dictionary.compile_user_dictionary(csv_path, dic_path)
     print(
         f"compile: {compiled['compile_seconds']:.1f} s, peak RSS {compiled['compile_peak_rss_mb']:.0f} MiB "
         f"(mecab-dict-index child), user.dic {os.path.getsize(dic_path) / 2**20:.0f} MB"

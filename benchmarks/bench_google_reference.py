@@ -42,8 +42,6 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 DEMO_VOCAB = os.path.join(REPO, "output", "demo", "vocab", "bert", "vocab.txt")
 

@@ -12,54 +12,23 @@ the sum over the tree). Not a test: run it on demand and record the figures.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-import psutil
 from synthetic_setup import REPO, prepare
 
-
-class PeakMemory:
-    """Samples RSS of a process and its children until stopped."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.peak_single, self.peak_total = pid, 0, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                root = psutil.Process(self.pid)
-                procs = [root] + root.children(recursive=True)
-                rss = []
-                for p in procs:
-                    with contextlib.suppress(psutil.Error):
-                        rss.append(p.memory_info().rss)
-                if rss:
-                    self.peak_single = max(self.peak_single, max(rss))
-                    self.peak_total = max(self.peak_total, sum(rss))
-            except psutil.Error:
-                pass
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+from pipeline.io.memory import PeakMemory
 
 
 def run_stage(config: str, stage: str, extra: list[str]) -> tuple[float, PeakMemory]:
     cmd = [sys.executable, "-m", "pipeline", "run", "--stages", stage, "--force", "--config", config, *extra]
     start = time.time()
     proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True)
-    memory = PeakMemory(proc.pid)
+    memory = PeakMemory(proc.pid, children=True, every_s=0.2).start()
     _, err = proc.communicate()
     memory.stop()
     if proc.returncode != 0:
@@ -91,7 +60,7 @@ def main(argv=None) -> None:
             counters = json.load(f)["counters"]
         print(
             f"{stage:<7} {seconds:7.1f} s wall  {input_bytes / 1e6 / seconds / cores:6.2f} MB/s per core  "
-            f"peak RSS {memory.peak_single / 2**20:6.0f} MiB largest process, "
+            f"peak RSS {memory.peak_rss / 2**20:6.0f} MiB largest process, "
             f"{memory.peak_total / 2**20:6.0f} MiB all processes"
         )
         if stage == "clean":

@@ -29,8 +29,6 @@ import time
 
 from synthetic_setup import REPO, prepare
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def _cli(config: str, *args: str) -> None:
     cmd = [sys.executable, "-m", "pipeline", *args, "--config", config]
@@ -128,13 +126,13 @@ def synthetic_counts(n: int, seed: int = 0) -> list[tuple[str, int]]:
 
 
 MEASURE = """
-import json, sys, time
-sys.path.insert(0, {repo!r})
-from pipeline.stages import nouns
+import json, time
 from pipeline.config import NounsConfig
-with nouns.PeakMemory() as memory:
+from pipeline.io.memory import PeakMemory
+from pipeline.text.noun_extraction import extract_nouns
+with PeakMemory() as memory:
     started = time.time()
-    found = nouns.extract_nouns({path!r}, NounsConfig())
+    found = extract_nouns({path!r}, NounsConfig())
     seconds = time.time() - started
 print(json.dumps({{"grown": memory.grown_bytes, "seconds": seconds, "nouns": len(found)}}))
 """
@@ -148,7 +146,7 @@ def bench_memory(args) -> None:
         with open(path, "w", encoding="utf-8") as f:
             f.writelines(f"{e} {c}\n" for e, c in synthetic_counts(n))
         # Import soynlp first so its own footprint is not counted as scoring memory.
-        code = "import soynlp.noun, soynlp.utils\n" + MEASURE.format(repo=REPO, path=path)
+        code = "import soynlp.noun, soynlp.utils\n" + MEASURE.format(path=path)
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(

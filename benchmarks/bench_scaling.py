@@ -18,12 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_ingest_clean import run_stage  # noqa: E402
-from synthetic_setup import prepare  # noqa: E402
+# Siblings: Python puts this script's folder first on sys.path.
+from bench_ingest_clean import run_stage
+from synthetic_setup import prepare
 
 KORPAT_PUBLICATIONS = 4_065_519
 JOB_STARTUP_S = 240  # Dataflow worker pool start-up per job, a typical figure
@@ -48,12 +47,12 @@ def main(argv=None) -> None:
             results[docs][stage] = {
                 "seconds": seconds,
                 "mb_per_core": input_bytes / 1e6 / seconds / cores,
-                "peak_mib": memory.peak_single / 2**20,
+                "peak_mib": memory.peak_rss / 2**20,
             }
             print(
                 f"{docs:>7,} docs  {stage:<10} {seconds:7.1f} s  "
                 f"{input_bytes / 1e6 / seconds / cores:6.2f} MB/s per core  "
-                f"peak {memory.peak_single / 2**20:6.0f} MiB",
+                f"peak {memory.peak_rss / 2**20:6.0f} MiB",
                 flush=True,
             )
     small, large = min(sizes), max(sizes)

@@ -20,19 +20,17 @@ import json
 import pathlib
 import random
 import re
-import sys
 import time
 import unicodedata
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from pipeline.text.sentences import (  # noqa: E402 - needs the sys.path entry above
+from pipeline.text.sentences import (
     SPLITTER_VERSION,
     evaluate_boundaries,
     load_gold,
     split_sentences,
 )
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 GOLD_PATH = ROOT / "tests" / "data" / "sentence_gold.txt"
 DEMO_GLOB = str(ROOT / "data" / "demo" / "source" / "*.jsonl")

@@ -27,13 +27,12 @@ import tempfile
 import time
 import tracemalloc
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-
 from pipeline import layout
-from pipeline.config import TfrecordsConfig  # noqa: E402
+from pipeline.config import TfrecordsConfig
 from pipeline.io import filesystems
-from pipeline.stages import tfrecords as R  # noqa: E402
+from pipeline.stages import tfrecords as R
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DEMO = os.path.join(REPO, "output", "demo", "morph", "sentences")
 
@@ -76,7 +75,7 @@ def bucket_working_set(folder: str, vocab: str, config: TfrecordsConfig, scratch
         for key, ref in fn.process(path):
             buckets.setdefault(key, []).append(ref)
     key = max(buckets, key=lambda k: sum(ref.size for ref in buckets[k]))
-    spec = R.output_specs(config)[0]
+    spec = layout.output_specs(config)[0]
     num_shards = {"train": config.num_shards, "eval": config.eval_num_shards}
     build = R.BuildExamples(spec, vocab, config, num_shards, scratch)
     build.setup()
@@ -102,7 +101,7 @@ def run_scale(scale: int, vocab: str, dupe_factor: int = 10, shards: int = 0) ->
         eval_percent=0.0,
         dupe_factor=dupe_factor,
     )
-    spec = R.output_specs(config)[0]
+    spec = layout.output_specs(config)[0]
     options = PipelineOptions(
         ["--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
     )

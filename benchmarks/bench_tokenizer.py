@@ -31,10 +31,9 @@ import sys
 import tempfile
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from pipeline.text import tokenizer as T
 
-from pipeline.text import tokenizer as T  # noqa: E402 - needs the sys.path entry above
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 SENTENCES = str(ROOT / "output" / "demo" / "clean" / "sentences" / "*.parquet")
 
@@ -53,7 +52,7 @@ def load_sentences(pattern: str) -> list[str]:
 
 def learn_vocab(morphemes: list[str], size: int, folder: str) -> str:
     """SentencePiece BPE over the morphemes, written as a KorPatBERT-layout vocab.txt (the vocab stage's code)."""
-    from pipeline.stages import vocab
+    from pipeline.pretraining import vocab_learning as vocab
 
     model, _ = vocab.train_sentencepiece(morphemes, size)
     words = vocab.sentencepiece_to_wordpiece([p for p, _ in vocab.sentencepiece_pieces(model)])

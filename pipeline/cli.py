@@ -134,7 +134,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "bad-inputs": Command(
         "run ingest+clean on a corpus of bad inputs, print what happened",
-        "pipeline.tools.bad_input_harness:command",
+        "pipeline.tools.bad_inputs.harness:command",
         _bad_inputs_arguments,
         config="none",
     ),

@@ -20,12 +20,10 @@ import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from pipeline.text.sentences import split_sentences
+from pipeline.tools.corpus_writers import load_sources
 
-from pipeline.text.sentences import split_sentences  # noqa: E402
-from scripts.build_demo_corpus import load_sources  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 MIN_CHARS = 20
 

@@ -35,53 +35,22 @@ import argparse
 import copy
 import gzip
 import hashlib
-import io
-import json
 import re
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from pipeline.text import readers
+from pipeline.tools import corpus_writers
+from pipeline.tools.corpus_writers import load_sources
 
-from pipeline.text import readers  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 FORMAT_DIRS = ("kipo_xml", "jsonl", "parquet", "text")
 XML_SHARE = 0.55
 SMALL_FORMAT_COUNT = 3  # publications in Parquet and in sectioned text each
 TABLE_EVERY = 6  # every 6th KIPO XML publication (id order, offset 1) gets a <tables> block
-
-
-# --------------------------------------------------------------------------
-# Sources
-# --------------------------------------------------------------------------
-
-
-def load_sources(source_dir: Path) -> list[dict]:
-    """All source records (validated with readers.parse_record), sorted by id."""
-    records: dict[str, dict] = {}
-    files = sorted(source_dir.glob("*.jsonl"))
-    if not files:
-        raise SystemExit(f"no *.jsonl sources under {source_dir}")
-    for path in files:
-        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                rec = json.loads(line)
-                readers.parse_record(rec, where)
-            except (json.JSONDecodeError, readers.InputRejected) as exc:
-                raise SystemExit(f"bad source record {where}: {exc}") from None
-            rid = str(rec["id"]).strip()
-            rec["id"] = rid
-            if rid in records:
-                raise SystemExit(f"duplicate id {rid} in {where}")
-            records[rid] = rec
-    return [records[k] for k in sorted(records)]
 
 
 # --------------------------------------------------------------------------
@@ -126,7 +95,7 @@ def make_republication(parent: dict, taken: set[str]) -> dict:
 def make_divisional(parent: dict, taken: set[str]) -> dict:
     """A divisional of `parent`: new id, title, claims and abstract; it reuses the
     parent's background_art and description_of_drawings paragraphs verbatim."""
-    desc = readers.record_description(parent)
+    desc = corpus_writers.record_description(parent)
     base = re.split(r"\s+및\s+|,\s*", readers.split_title(str(parent.get("title") or "")))[0].strip()
     base = base or "상기 장치"
     obj = _object_josa(base)
@@ -165,50 +134,6 @@ def make_divisional(parent: dict, taken: set[str]) -> dict:
         ],
     }
     return rec
-
-
-# --------------------------------------------------------------------------
-# Writers
-# --------------------------------------------------------------------------
-
-
-def parquet_bytes(records: Sequence[dict]) -> bytes:
-    """Parquet file of records: list<string> abstract/claims/cpc/ipc,
-    map<string, list<string>> description, plus two bibliographic columns the
-    reader ignores."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    schema = pa.schema(
-        [
-            ("id", pa.string()),
-            ("title", pa.string()),
-            ("cpc", pa.list_(pa.string())),
-            ("ipc", pa.list_(pa.string())),
-            ("application_number", pa.string()),
-            ("applicant", pa.string()),
-            ("abstract", pa.list_(pa.string())),
-            ("claims", pa.list_(pa.string())),
-            ("description", pa.map_(pa.string(), pa.list_(pa.string()))),
-        ]
-    )
-    rows = [
-        {
-            "id": r["id"],
-            "title": r.get("title"),
-            "cpc": readers.record_codes(r.get("cpc")),
-            "ipc": readers.record_codes(r.get("ipc")),
-            "application_number": str(r["application_number"]) if r.get("application_number") else None,
-            "applicant": "; ".join(readers.record_texts(r, "applicant")) or None,
-            "abstract": readers.record_texts(r, "abstract"),
-            "claims": readers.record_texts(r, "claims"),
-            "description": list(readers.record_description(r).items()),
-        }
-        for r in records
-    ]
-    buf = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), buf, compression="snappy")
-    return buf.getvalue()
 
 
 def _safe_name(doc_id: str) -> str:
@@ -327,7 +252,7 @@ def build(source: Path, out: Path) -> dict:
         [
             r
             for r in xml_recs
-            if {"background_art", "description_of_drawings"} <= set(readers.record_description(r))
+            if {"background_art", "description_of_drawings"} <= set(corpus_writers.record_description(r))
             and r is not dup_parent
         ]
         or [r for r in xml_recs if r is not dup_parent]
@@ -347,7 +272,7 @@ def build(source: Path, out: Path) -> dict:
     euc_kr_id = None
     for rec in xml_recs:
         try:
-            readers.render_kipo_xml(rec, encoding="euc-kr")
+            corpus_writers.render_kipo_xml(rec, encoding="euc-kr")
         except UnicodeEncodeError:
             continue
         euc_kr_id = rec["id"]
@@ -356,15 +281,15 @@ def build(source: Path, out: Path) -> dict:
     table_ids = [
         r["id"]
         for i, r in enumerate(xml_recs)
-        if i % TABLE_EVERY == 1 and "description_of_embodiments" in readers.record_description(r)
+        if i % TABLE_EVERY == 1 and "description_of_embodiments" in corpus_writers.record_description(r)
     ]
     for rec in xml_recs:
         with_table = rec["id"] in table_ids
         name = _safe_name(rec["id"])
         if rec["id"] == euc_kr_id:
-            data = readers.render_kipo_xml(rec, encoding="euc-kr", with_table=with_table)
+            data = corpus_writers.render_kipo_xml(rec, encoding="euc-kr", with_table=with_table)
         else:
-            data = readers.render_kipo_xml(rec, with_table=with_table)
+            data = corpus_writers.render_kipo_xml(rec, with_table=with_table)
         if rec["id"] == gz_id:
             (out / "kipo_xml" / f"{name}.xml.gz").write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
         else:
@@ -372,11 +297,13 @@ def build(source: Path, out: Path) -> dict:
 
     with open(out / "jsonl" / "publications.jsonl", "w", encoding="utf-8", newline="\n") as f:
         for rec in jsonl_recs:
-            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    (out / "parquet" / "publications.parquet").write_bytes(parquet_bytes(by_format["parquet"]))
+            f.write(corpus_writers.render_jsonl_line(rec))
+    (out / "parquet" / "publications.parquet").write_bytes(
+        corpus_writers.render_parquet(by_format["parquet"])
+    )
     for rec in by_format["text"]:
         (out / "text" / f"{_safe_name(rec['id'])}.txt").write_bytes(
-            readers.render_sectioned_text(rec).encode("utf-8")
+            corpus_writers.render_sectioned_text(rec).encode("utf-8")
         )
 
     files = sorted(p for sub in FORMAT_DIRS for p in (out / sub).rglob("*") if p.is_file())

@@ -71,3 +71,11 @@ def read_tree(root) -> dict[str, bytes]:
 
 def copy_tree(src: str, dst: str) -> None:
     shutil.copytree(src, dst)
+
+
+def demo_golden() -> dict:
+    """The demo corpus's exact counters per stage (tests/data/expected/demo_counters.json)."""
+    import json
+
+    with open(os.path.join(REPO, "tests", "data", "expected", "demo_counters.json"), encoding="utf-8") as f:
+        return json.load(f)

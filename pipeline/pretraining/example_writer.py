@@ -1,7 +1,7 @@
 """tf.train.Example and TFRecord bytes written by hand, without TensorFlow.
 
-In:  feature dicts (name -> list of int or float), as `tfrecords.bert_features`
-     and `tfrecords.electra_features` make them; serialized examples.
+In:  feature dicts (name -> list of int or float), as `features.bert_features`
+     and `features.electra_features` make them; serialized examples.
 Out: the serialized `tf.train.Example` (`example_bytes`), and TFRecord files,
      plain or GZIP (`write_tfrecord_file`).
 
@@ -10,10 +10,11 @@ so the protobuf wire format is a few length prefixes around packed varints.
 Building a proto message per example and copying lists into it cost more than
 building the instance; importing TensorFlow on a worker only to frame records
 cost ~3 CPU seconds. The bytes are the ones the proto path writes
-(`tfrecords.serialize_example` + `tf.io.TFRecordWriter`): same map-entry order
+(`features.serialize_example` + `tf.io.TFRecordWriter`): same map-entry order
 (upb's, see `WIRE_ORDERS`), same packed encoding, same record framing, and the
 GZIP stream uses TensorFlow's zlib settings (level 6, window 31, memLevel 9), so
-the output files stay byte-identical; tests/test_tfrecords.py checks all three.
+the output files stay byte-identical; tests/pretraining/test_example_writer.py
+checks all three.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ _ONE_FLOAT = struct.pack("<f", 1.0)
 
 
 def example_bytes(features: dict[str, list]) -> bytes:
-    """Feature dict -> serialized tf.train.Example, equal to `tfrecords.serialize_example`'s.
+    """Feature dict -> serialized tf.train.Example, equal to `features.serialize_example`'s.
 
     A list whose first value is a float is a FloatList, anything else an Int64List.
     """
@@ -213,7 +214,7 @@ class BertExampleWriter:
     `example_bytes(bert_features(instance, seq_length, max_predictions, v2_names))`.
 
     `names`: the seven feature names in `bert_features` order, i.e.
-    `tfrecords.feature_spec("bert", ...)`'s keys. Made for the hot loop: no
+    `features.feature_spec("bert", ...)`'s keys. Made for the hot loop: no
     padded lists, and the entries that take few values (input_mask by length,
     segment_ids by its bytes, masked_lm_weights by count,
     next_sentence_labels) are built once and reused.

@@ -2,9 +2,20 @@
 
 Google BERT's names (`input_ids`, `segment_ids`, ...) by default; Model
 Garden's v2 names (`input_word_ids`, `input_type_ids`) on request.
+
+In:  a BERT instance (`bert_instances.BertInstance`) or an ELECTRA
+     (first, second) pair.
+Out: its padded feature dict (`bert_features`, `electra_features`), and that
+     dict as a tf.train.Example through TensorFlow's proto
+     (`serialize_example`: the reference `example_writer.example_bytes` equals).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.pretraining.bert_instances import BertInstance
 
 V2_NAMES = {"input_ids": "input_word_ids", "segment_ids": "input_type_ids"}
 
@@ -41,3 +52,54 @@ def tf_feature_spec(flavour: str, seq_length: int, max_predictions: int = 0, v2_
         name: tf.io.FixedLenFeature(shape, dtypes[dtype])
         for name, (dtype, shape) in feature_spec(flavour, seq_length, max_predictions, v2_names).items()
     }
+
+
+def bert_features(
+    instance: BertInstance, max_seq_length: int, max_predictions: int, v2_names: bool = False
+) -> dict[str, list]:
+    """Google's write_instance_to_example_files features, padded with 0."""
+    n = len(instance.input_ids)
+    pad = max_seq_length - n
+    p = len(instance.masked_lm_positions)
+    ppad = max_predictions - p
+    features = {
+        "input_ids": instance.input_ids + [0] * pad,
+        "input_mask": [1] * n + [0] * pad,
+        "segment_ids": instance.segment_ids + [0] * pad,
+        "masked_lm_positions": instance.masked_lm_positions + [0] * ppad,
+        "masked_lm_ids": instance.masked_lm_ids + [0] * ppad,
+        "masked_lm_weights": [1.0] * p + [0.0] * ppad,
+        "next_sentence_labels": [1 if instance.is_random_next else 0],
+    }
+    return rename_v2(features) if v2_names else features
+
+
+def electra_features(
+    first: list[int], second: list[int], max_length: int, cls_id: int, sep_id: int, v2_names: bool = False
+) -> dict[str, list]:
+    input_ids = [cls_id, *first, sep_id]
+    segment_ids = [0] * len(input_ids)
+    if second:
+        input_ids += [*second, sep_id]
+        segment_ids += [1] * (len(second) + 1)
+    n = len(input_ids)
+    pad = max_length - n
+    features = {
+        "input_ids": input_ids + [0] * pad,
+        "input_mask": [1] * n + [0] * pad,
+        "segment_ids": segment_ids + [0] * pad,
+    }
+    return rename_v2(features) if v2_names else features
+
+
+def serialize_example(features: dict[str, list]) -> bytes:
+    from tensorflow.core.example import example_pb2
+
+    example = example_pb2.Example()
+    fmap = example.features.feature
+    for name, values in features.items():
+        if values and isinstance(values[0], float):
+            fmap[name].float_list.value.extend(values)
+        else:
+            fmap[name].int64_list.value.extend(values)
+    return example.SerializeToString()

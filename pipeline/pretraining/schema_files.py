@@ -1,8 +1,8 @@
 """The tensorflow-metadata schemas of the tfrecords stage's outputs, and their validation.
 
 One generator (`schema_text`) writes `tfrecords_schema/<output>/schema.pbtxt`
-from `tfrecords.feature_spec`, the same spec that parses the records
-(`tfrecords.tf_feature_spec`): fixed shapes, every feature present, ids in
+from `features.feature_spec`, the same spec that parses the records
+(`features.tf_feature_spec`): fixed shapes, every feature present, ids in
 [0, vocab_size), masks, segment ids and labels in {0, 1}, weights in [0, 1].
 
 The committed files use `SCHEMA_VOCAB_SIZE` as the id bound (the largest vocab

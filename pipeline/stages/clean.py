@@ -8,20 +8,19 @@ Out: `text/part-NNNNN-of-NNNNN.txt`: UTF-8, one sentence per line, a blank line
      `rejects/part-*.jsonl`: every dropped document, paragraph and sentence with
      its reason and a snippet.
 
-Per document: strip markup, normalise (NFC by default, see README), split
-sentences (`pipeline.text.sentences`), filter sentences (length, Hangul share,
-repeated-character junk). Across documents: exact dedup of whole documents and
-of paragraphs repeated in other documents; the smallest doc_id keeps the text.
+Per document (`pipeline.text.cleaning`): strip markup, normalise (NFC by
+default, see README; `pipeline.text.normalize`), split sentences
+(`pipeline.text.sentences`), filter sentences (length, Hangul share,
+repeated-character junk). Across documents (`pipeline.text.dedup`): exact dedup
+of whole documents and of paragraphs repeated in other documents; the smallest
+doc_id keeps the text. This module moves the keys and markers through scratch
+files and writes the shards.
 Accounting: documents_in = documents_written + rejected_documents.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import pickle
-import re
-import unicodedata
 from collections.abc import Iterable
 
 import apache_beam as beam
@@ -33,208 +32,27 @@ from pipeline import layout
 from pipeline.config import CleanConfig
 from pipeline.io import file_shuffle, filesystems
 from pipeline.run.stage import Stage, StageContext
-from pipeline.text.sentences import SPLITTER_VERSION, split_sentences
-
-NAME = "clean"
-NORMALIZER_VERSION = "normalize_v1"
-FILTERS_VERSION = "filters_v1"
-
-# ------------------------------------------------------------------ normalisation
-
-# Tables and formulas are not prose: drop them with their content.
-_BLOCK_MARKUP = re.compile(
-    r"<(tables?|maths?|chemistry|chem|figure)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL
+from pipeline.text.cleaning import (
+    FILTERS_VERSION,
+    clean_document,
+    drop_record,
+    format_document,
+    sentence_rows,
 )
-# Inline tags seen in patent XML and in JSON dumps made from it. Only known
-# names are removed, so a literal "a < b" in a formula survives.
-_INLINE_TAG = re.compile(
-    r"</?(?:br|sub|sup|b|i|u|em|strong|span|font|p|figref|img|patcit|nplcit|crossref|"
-    r"claim-ref|o|smallcaps|table|tr|td|th|thead|tbody|entry|row|colspec|tgroup)\b[^>]*/?>",
-    re.IGNORECASE,
+from pipeline.text.dedup import (
+    document_hash,
+    duplicate_documents,
+    duplicate_ids,
+    duplicate_paragraphs,
+    id_loser,
+    index_markers,
+    paragraph_text,
+    text_hash,
 )
-_BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_WHITESPACE = re.compile(r"\s+")
-# Whitespace other than single spaces: most paragraphs have none, and a
-# search is much cheaper than a substitution that rebuilds the string.
-_IRREGULAR_WHITESPACE = re.compile(r"[^\S ]| {2}")
-# Full-width ASCII (U+FF01..U+FF5E) maps to ASCII by a fixed offset.
-_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
-_FULLWIDTH[0x3000] = 0x20  # ideographic space
+from pipeline.text.normalize import NORMALIZER_VERSION
+from pipeline.text.sentences import SPLITTER_VERSION
 
-
-def strip_markup(text: str) -> str:
-    """Remove known XML/HTML markup; `<br/>` becomes a space, `SiO<sub>2</sub>` -> SiO2."""
-    if "<" not in text:
-        return text
-    text = _BLOCK_MARKUP.sub(" ", text)
-    text = _BREAK_TAG.sub(" ", text)
-    return _INLINE_TAG.sub("", text)
-
-
-def _drop_control(text: str) -> str:
-    # Cc (NUL, escape codes...) become spaces so words do not glue together;
-    # Cf (zero-width space, BOM, soft hyphen, bidi marks) vanish. Tabs and
-    # newlines are whitespace and are collapsed just after.
-    out = []
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if cat == "Cc" and ch not in "\t\n\r":
-            out.append(" ")
-        elif cat in ("Cf", "Co", "Cs") or ch == "\ufffd":
-            continue
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-_NEEDS_CONTROL_PASS = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffd\ue000-\uf8ff]"
-)
-
-
-_HAS_FULLWIDTH = re.compile("[\uff01-\uff5e\u3000]")
-_ANYTHING_TO_FIX = re.compile(
-    "|".join((_HAS_FULLWIDTH.pattern, _NEEDS_CONTROL_PASS.pattern, _IRREGULAR_WHITESPACE.pattern))
-)
-
-
-def normalize_text(text: str, form: str = "NFC", fold_fullwidth: bool = True) -> str:
-    """Markup-free text -> one normalised line. Never lower-cases, never strips accents."""
-    text = unicodedata.normalize(form, text)
-    # Most paragraphs need none of the fixes below: one scan says so.
-    if not _ANYTHING_TO_FIX.search(text):
-        return text.strip()
-    # str.translate with a dict costs a lookup per character: only pay it
-    # when there is something to fold.
-    if fold_fullwidth and _HAS_FULLWIDTH.search(text):
-        text = text.translate(_FULLWIDTH)
-    if _NEEDS_CONTROL_PASS.search(text):
-        text = _drop_control(text)
-    if _IRREGULAR_WHITESPACE.search(text):
-        text = _WHITESPACE.sub(" ", text)
-    return text.strip()
-
-
-# ------------------------------------------------------------------ filters
-
-_NON_HANGUL_RUN = re.compile(r"[^\uac00-\ud7a3 ]+")
-
-
-def hangul_ratio(sentence: str) -> float:
-    """Share of Hangul syllables among non-space characters."""
-    total = len(sentence) - sentence.count(" ")
-    if not total:
-        return 0.0
-    # Count what is not Hangul: in Korean text those runs (numbers,
-    # punctuation, Latin words) are far fewer than the Hangul ones.
-    return (total - sum(map(len, _NON_HANGUL_RUN.findall(sentence)))) / total
-
-
-@functools.lru_cache(maxsize=8)
-def _char_run_pattern(max_run: int) -> re.Pattern:
-    return re.compile(rf"(.)\1{{{max_run}}}")
-
-
-def sentence_drop_reason(sentence: str, config: CleanConfig) -> str | None:
-    """None when the sentence is kept, else the reason it is dropped."""
-    n = len(sentence)
-    if n < config.min_sentence_chars:
-        return "too_short"
-    if n > config.max_sentence_chars:
-        return "too_long"
-    if hangul_ratio(sentence) < config.min_hangul_ratio:
-        return "low_hangul"
-    # Cheap pre-check: a long run needs the same character max_char_run times.
-    if _char_run_pattern(config.max_char_run).search(sentence):
-        return "repeated_chars"
-    return None
-
-
-# ------------------------------------------------------------------ documents
-
-
-def _drop(kind: str, doc_id: str, reason: str, text: str, config: CleanConfig, **where) -> dict:
-    return {
-        "stage": NAME,
-        "kind": kind,
-        "doc_id": doc_id,
-        "paragraph_index": where.get("paragraph_index", -1),
-        "sentence_index": where.get("sentence_index", -1),
-        "reason": reason,
-        "detail": where.get("detail", ""),
-        "snippet": text[: config.snippet_chars],
-    }
-
-
-def clean_document(doc: dict, config: CleanConfig) -> tuple[dict, list[dict]]:
-    """A document from `ingest` -> (cleaned document, drop records).
-
-    The cleaned document keeps only paragraphs with at least one sentence
-    left; each keeps its original paragraph_index and section.
-    """
-    doc_id = doc["doc_id"]
-    paragraphs, drops = [], []
-    for para in doc["paragraphs"]:
-        index = para["paragraph_index"]
-        text = normalize_text(strip_markup(para["text"]), config.unicode_form, config.fold_fullwidth)
-        kept = []
-        for s_index, sentence in enumerate(split_sentences(text)):
-            reason = sentence_drop_reason(sentence, config)
-            if reason is None:
-                kept.append(sentence)
-            else:
-                drops.append(
-                    _drop(
-                        "sentence",
-                        doc_id,
-                        reason,
-                        sentence,
-                        config,
-                        paragraph_index=index,
-                        sentence_index=s_index,
-                    )
-                )
-        if kept:
-            paragraphs.append({"paragraph_index": index, "section": para["section"], "sentences": kept})
-        else:
-            drops.append(_drop("paragraph", doc_id, "no_sentences_left", text, config, paragraph_index=index))
-    cleaned = {"doc_id": doc_id, "cpc_section": doc.get("cpc_section"), "paragraphs": paragraphs}
-    return cleaned, drops
-
-
-def text_hash(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
-
-
-def document_hash(cleaned: dict) -> str:
-    return text_hash("\n\n".join("\n".join(p["sentences"]) for p in cleaned["paragraphs"]))
-
-
-def paragraph_text(paragraph: dict) -> str:
-    return " ".join(paragraph["sentences"])
-
-
-def format_document(cleaned: dict, blank_line_between: str) -> str:
-    """A cleaned document in Google BERT's layout (one sentence per line)."""
-    if blank_line_between == "paragraphs":
-        return "".join("\n".join(p["sentences"]) + "\n\n" for p in cleaned["paragraphs"])
-    return "\n".join(s for p in cleaned["paragraphs"] for s in p["sentences"]) + "\n\n"
-
-
-def sentence_rows(cleaned: dict) -> list[dict]:
-    return [
-        {
-            "doc_id": cleaned["doc_id"],
-            "cpc_section": cleaned["cpc_section"],
-            "paragraph_index": p["paragraph_index"],
-            "section": p["section"],
-            "sentence_index": i,
-            "text": s,
-        }
-        for p in cleaned["paragraphs"]
-        for i, s in enumerate(p["sentences"])
-    ]
-
+NAME = layout.CLEAN
 
 # ------------------------------------------------------------------ Beam steps
 #
@@ -266,14 +84,6 @@ def read_documents(path: str):
         )
     if current is not None:
         yield current
-
-
-def duplicate_ids(element):
-    """(doc_id, [(source, index)...]) -> a marker for every instance but the first source."""
-    _, instances = element
-    ordered = sorted(instances)
-    for source, index in ordered[1:]:
-        yield index, ("duplicate_doc_id", source, -1, f"same id as {ordered[0][0]}")
 
 
 def work_path(output_dir: str, index: int, num_shards: int) -> str:
@@ -437,37 +247,10 @@ def read_work(path: str):
                 return
 
 
-def id_loser(marker) -> tuple[str, bool]:
-    """A duplicate-id marker -> (source, True), for a side-input lookup."""
-    return marker[1][1], True
-
-
-def duplicate_documents(element, id_losers):
-    """(hash, [(doc_id, source, index)...]) -> a marker for all but the smallest (doc_id, source).
-
-    Instances already rejected as duplicate ids take no part: the text must
-    survive in a document that is kept.
-    """
-    _, instances = element
-    ordered = [i for i in sorted(instances) if i[1] not in id_losers]
-    winner = ordered[0][0] if ordered else ""
-    for _, source, index in ordered[1:]:
-        yield index, ("duplicate_document", source, -1, f"same text as {winner}")
-
-
-def duplicate_paragraphs(element, id_losers):
-    """(hash, [(doc_id, source, index, paragraph)...]) -> a marker for all but the first place."""
-    _, places = element
-    ordered = [p for p in sorted(places) if p[1] not in id_losers]
-    winner = f"{ordered[0][0]}#{ordered[0][3]}" if ordered else ""
-    for _, source, index, paragraph_index in ordered[1:]:
-        yield index, ("duplicate_paragraph", source, paragraph_index, f"same text as {winner}")
-
-
 def reject_document(stub: dict, reason: str, detail: str, config: CleanConfig) -> dict:
     Metrics.counter(NAME, "rejected_documents").inc()
     Metrics.counter(NAME, f"rejected_documents_{reason}").inc()
-    return _drop("document", stub["doc_id"], reason, stub["snippet"], config, detail=detail)
+    return drop_record("document", stub["doc_id"], reason, stub["snippet"], config, detail=detail)
 
 
 def apply_markers(stub: dict, cleaned: dict | None, drops: list[dict], markers, config: CleanConfig):
@@ -494,7 +277,7 @@ def apply_markers(stub: dict, cleaned: dict | None, drops: list[dict], markers, 
                 continue
             Metrics.counter(NAME, "paragraphs_dropped_duplicate_paragraph").inc()
             drops.append(
-                _drop(
+                drop_record(
                     "paragraph",
                     stub["doc_id"],
                     "duplicate_paragraph",
@@ -508,20 +291,6 @@ def apply_markers(stub: dict, cleaned: dict | None, drops: list[dict], markers, 
             return None, drops + [reject_document(stub, "all_paragraphs_duplicate", "", config)]
         cleaned = {**cleaned, "paragraphs": kept}
     return cleaned, drops
-
-
-def index_markers(markers) -> tuple[dict, dict]:
-    """Markers of one shard -> ({source: (reason, detail)}, {source: {paragraph: detail}})."""
-    doc_markers: dict = {}
-    paragraph_markers: dict = {}
-    # Sorted so that, when an instance is both a duplicate id and a duplicate
-    # document, the reason recorded is the same on every run.
-    for reason, source, paragraph_index, detail in sorted(markers):
-        if paragraph_index >= 0:
-            paragraph_markers.setdefault(source, {})[paragraph_index] = detail
-        else:
-            doc_markers.setdefault(source, (reason, detail))
-    return doc_markers, paragraph_markers
 
 
 class WriteCleanShard(beam.DoFn):

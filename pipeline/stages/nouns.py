@@ -12,7 +12,7 @@ in memory. Here Beam does the counting (one task per text shard, merged by a
 combiner, pruned by `min_eojeol_count`, capped at `max_eojeols`), the merged
 counts are written as a sorted text file, and one central step loads them with `EojeolCounter.load` and
 lets soynlp score and extract exactly as `train_extract` would on the same
-sentences (tests/test_nouns.py checks this on the demo corpus). soynlp's
+sentences (tests/stages/test_nouns.py checks this on the demo corpus). soynlp's
 scoring walks the L-R graph sequentially, so that step cannot be distributed;
 its memory grows linearly with the eojeols kept (`scoring.json`, BENCHMARKS.md).
 
@@ -25,18 +25,11 @@ Accounting: nouns_from_soynlp = nouns_written + nouns_dropped.
 from __future__ import annotations
 
 import collections
-import contextlib
-import dataclasses
-import heapq
 import os
-import re
 import shutil
 import tempfile
-import threading
 import time
 import typing
-import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -46,14 +39,28 @@ from apache_beam.metrics import Metrics
 from pipeline import layout
 from pipeline.config import NounsConfig, PipelineConfig, resolve_path
 from pipeline.io import filesystems
+from pipeline.io.memory import PeakMemory
 from pipeline.layout import NOUNS_PARQUET, NOUNS_TSV
 from pipeline.run.stage import Stage, StageContext
-from pipeline.text.hangul import hangul_share
+from pipeline.text.noun_extraction import (
+    COUNTING_VERSION,
+    EXTRACTOR_VERSION,
+    TSV_HEADER,
+    Noun,
+    count_histogram,
+    effective_min_count,
+    extract_nouns,
+    format_count,
+    line_eojeols,
+    merge_count_files,
+    merge_histograms,
+    noun_row,
+    noun_schema,
+    tsv_line,
+)
+from pipeline.text.noun_filters import FILTERS_VERSION, REASONS, NounRules, filter_nouns, make_rules
 
-NAME = "nouns"
-COUNTING_VERSION = "eojeol_count_v1"
-EXTRACTOR_VERSION = "soynlp_lr_noun_v2"
-FILTERS_VERSION = "noun_filters_v1"
+NAME = layout.NOUNS
 
 REJECTS = "rejects.jsonl"
 EOJEOL_COUNTS = "eojeol_counts.txt"
@@ -61,45 +68,7 @@ SCORING_REPORT = "scoring.json"
 COUNT_SHARDS_DIR = "eojeol_counts"  # under the stage's _tmp/
 _RAW = CompressionTypes.UNCOMPRESSED
 
-REASONS = (
-    "low_frequency",
-    "unit",
-    "number_or_symbol",
-    "contains_digits",
-    "punctuation",
-    "too_short",
-    "too_long",
-    "non_hangul",
-    "stopword",
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class Noun:
-    """One noun as soynlp scored it; `parts` is empty for a single noun."""
-
-    noun: str
-    frequency: int
-    score: float
-    parts: tuple[str, ...] = ()
-
-    @property
-    def compound(self) -> bool:
-        return bool(self.parts)
-
-
 # ------------------------------------------------------------------ counting
-
-
-def line_eojeols(line: str, max_length: int) -> tuple[list[str], int]:
-    """A line of clean text -> (its eojeols, how many were too long), split as soynlp splits them.
-
-    soynlp's EojeolCounter splits on whitespace and skips eojeols longer than
-    max_left_length + max_right_length; so do we.
-    """
-    words = line.split()
-    kept = [w for w in words if len(w) <= max_length]
-    return kept, len(words) - len(kept)
 
 
 def keep_count(item: tuple[str, int], min_count: int) -> bool:
@@ -119,295 +88,7 @@ def count_shard(item: tuple[str, int], num_shards: int) -> tuple[int, tuple[str,
     return filesystems.stable_shard(item[0], num_shards), item
 
 
-def format_count(eojeol: str, count: int) -> str:
-    """One line of soynlp's `EojeolCounter.load` format."""
-    return f"{eojeol} {count}\n"
-
-
-def parse_count(line: str) -> tuple[str, int]:
-    eojeol, count = line.rsplit(" ", 1)
-    return eojeol, int(count)
-
-
-def count_histogram(counts: Iterable[int]) -> dict[int, int]:
-    """Counts -> {count: number of distinct eojeols with that count}."""
-    histogram: dict[int, int] = {}
-    for c in counts:
-        histogram[c] = histogram.get(c, 0) + 1
-    return histogram
-
-
-def merge_histograms(histograms: Iterable[Mapping[int, int]]) -> dict[int, int]:
-    merged: dict[int, int] = {}
-    for h in histograms:
-        for c, n in h.items():
-            merged[c] = merged.get(c, 0) + n
-    return merged
-
-
-def effective_min_count(histogram: Mapping[int, int], min_count: int, max_eojeols: int) -> int:
-    """The smallest threshold >= min_count that keeps at most max_eojeols distinct eojeols."""
-    kept = 0
-    for count in sorted((c for c in histogram if c >= min_count), reverse=True):
-        if kept + histogram[count] > max_eojeols:
-            return count + 1
-        kept += histogram[count]
-    return min_count
-
-
-def _eojeol_of(line: str) -> str:
-    return line.rsplit(" ", 1)[0]
-
-
-def merge_count_files(paths: Iterable[str], min_count: int, outputs: Iterable) -> tuple[int, int]:
-    """Merge shard files (each sorted by eojeol, disjoint) into one sorted stream.
-
-    Writes the lines with count >= min_count to every binary file in `outputs`;
-    returns (distinct eojeols kept, their total count). Streams: memory stays flat.
-    """
-    outputs = list(outputs)
-    with contextlib.ExitStack() as stack:
-        streams = [
-            _text_lines(stack.enter_context(filesystems.FileSystems.open(p, compression_type=_RAW)))
-            for p in paths
-        ]
-        kept = total = 0
-        for line in heapq.merge(*streams, key=_eojeol_of):
-            _, count = parse_count(line)
-            if count < min_count:
-                continue
-            data = (line + "\n").encode("utf-8")
-            for out in outputs:
-                out.write(data)
-            kept += 1
-            total += count
-    return kept, total
-
-
-def _text_lines(f) -> Iterator[str]:
-    for raw in f:
-        line = raw.decode("utf-8").rstrip("\n")
-        if line:
-            yield line
-
-
-# ------------------------------------------------------------------ scoring
-
-
-def soynlp_extractor(config: NounsConfig):
-    """A soynlp LRNounExtractor_v2 with this stage's settings (soynlp loads lazily)."""
-    from soynlp.noun import LRNounExtractor_v2
-
-    return LRNounExtractor_v2(
-        max_left_length=config.max_left_length,
-        max_right_length=config.max_right_length,
-        verbose=False,
-        extract_compound=config.extract_compound,
-    )
-
-
-def soynlp_nouns(scores: Mapping, components: Mapping[str, tuple[str, ...]]) -> dict[str, Noun]:
-    """soynlp's `extract()` result -> {noun: Noun}.
-
-    soynlp 0.0.493 stores compounds as (score, count) where single nouns are
-    (frequency, score) (lovit/soynlp#159), so a compound's NounScore has the
-    two swapped; they are put back here. Nothing else is changed.
-    """
-    nouns = {}
-    for noun, value in scores.items():
-        parts = tuple(components.get(noun, ()))
-        if parts:
-            frequency, score = value[1], value[0]
-        else:
-            frequency, score = value[0], value[1]
-        nouns[noun] = Noun(noun, int(frequency), float(score), parts)
-    return nouns
-
-
-def extract_nouns(counts_path: str, config: NounsConfig) -> dict[str, Noun]:
-    """Score a local `eojeol count` file with soynlp: the one central, sequential step.
-
-    `min_noun_frequency` is applied by our filters, not by soynlp: 0.0.493
-    compares a compound's score with it (the swap above) and would drop them all.
-    """
-    from soynlp.utils import EojeolCounter
-
-    counter = EojeolCounter()
-    counter.load(counts_path)
-    if not len(counter):
-        return {}
-    extractor = soynlp_extractor(config)
-    extractor.train(counter)
-    scores = extractor.extract(min_noun_score=config.min_noun_score, min_noun_frequency=1)
-    return soynlp_nouns(scores, getattr(extractor, "_compounds_components", {}))
-
-
-def extract_nouns_single_process(sentences: Iterable[str], config: NounsConfig) -> dict[str, Noun]:
-    """Plain soynlp `train_extract` on sentences: the reference the distributed path must equal."""
-    extractor = soynlp_extractor(config)
-    scores = extractor.train_extract(
-        list(sentences),
-        min_noun_score=config.min_noun_score,
-        min_noun_frequency=1,
-        min_eojeol_frequency=config.min_eojeol_count,
-    )
-    return soynlp_nouns(scores, getattr(extractor, "_compounds_components", {}))
-
-
-class PeakMemory:
-    """Samples this process's RSS in a thread: the peak above the starting level."""
-
-    def __init__(self, every_s: float = 0.02) -> None:
-        import psutil
-
-        self._process = psutil.Process(os.getpid())
-        self.start_rss = self.peak_rss = self._process.memory_info().rss
-        self._every_s = every_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._every_s):
-            self.peak_rss = max(self.peak_rss, self._process.memory_info().rss)
-
-    def __enter__(self) -> PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak_rss = max(self.peak_rss, self._process.memory_info().rss)
-
-    @property
-    def grown_bytes(self) -> int:
-        return self.peak_rss - self.start_rss
-
-
-# ------------------------------------------------------------------ filters
-
-
-@dataclasses.dataclass(frozen=True)
-class NounRules:
-    """The filter settings and word lists, loaded once on the launcher and shipped to workers."""
-
-    min_frequency: int = 1
-    min_length: int = 2
-    max_length: int = 20
-    min_hangul_ratio: float = 0.5
-    allow_digits: bool = False
-    stopwords: frozenset[str] = frozenset()
-    stop_suffixes: tuple[str, ...] = ()
-    units: frozenset[str] = frozenset()
-
-
-def parse_word_list(text: str) -> list[str]:
-    """One entry per line; blank lines and `#` comments ignored; NFC-normalised."""
-    entries = []
-    for line in text.splitlines():
-        entry = line.split("#", 1)[0].strip()
-        if entry:
-            entries.append(unicodedata.normalize("NFC", entry))
-    return entries
-
-
-def make_rules(config: NounsConfig, stop_list: str = "", units_list: str = "") -> NounRules:
-    """Rules from the config section and the contents of the stop and unit lists."""
-    stop_entries = parse_word_list(stop_list)
-    return NounRules(
-        min_frequency=config.min_noun_frequency,
-        min_length=config.min_noun_length,
-        max_length=config.max_noun_length,
-        min_hangul_ratio=config.min_hangul_ratio,
-        allow_digits=config.allow_digits,
-        stopwords=frozenset(e for e in stop_entries if not e.startswith("-")),
-        stop_suffixes=tuple(sorted({e[1:] for e in stop_entries if e.startswith("-") and len(e) > 1})),
-        units=frozenset(parse_word_list(units_list)),
-    )
-
-
-_LEADING_NUMBER = re.compile(r"^[0-9][0-9.,]*")
-
-
-def is_unit(word: str, units: frozenset[str]) -> bool:
-    """A unit alone (mm, 중량%) or after a number (10mm, 3.5중량%)."""
-    return word in units or _LEADING_NUMBER.sub("", word) in units
-
-
-def noun_drop_reason(noun: Noun, rules: NounRules) -> str | None:
-    """None when the noun is kept, else the first reason (in REASONS order) it is dropped."""
-    word = noun.noun
-    if noun.frequency < rules.min_frequency:
-        return "low_frequency"
-    if is_unit(word, rules.units):
-        return "unit"
-    if not any(ch.isalpha() for ch in word):
-        return "number_or_symbol"  # 1, ①, 1.5, (2)
-    if not rules.allow_digits and any(ch.isdigit() or unicodedata.category(ch) == "No" for ch in word):
-        return "contains_digits"  # 제1항, 500시간
-    if not all(ch.isalnum() for ch in word):
-        return "punctuation"  # (c), “발명”, B-B'
-    if len(word) < rules.min_length:
-        return "too_short"
-    if len(word) > rules.max_length:
-        return "too_long"
-    if hangul_share(word) < rules.min_hangul_ratio:
-        return "non_hangul"
-    if (
-        word in rules.stopwords
-        or any(part in rules.stopwords for part in noun.parts)
-        or word.endswith(rules.stop_suffixes)
-    ):
-        return "stopword"
-    return None
-
-
-def filter_nouns(nouns: Mapping[str, Noun], rules: NounRules) -> tuple[list[Noun], list[tuple[Noun, str]]]:
-    """-> (kept nouns sorted by frequency then noun, [(dropped noun, reason)] sorted by noun)."""
-    kept, dropped = [], []
-    for noun in nouns.values():
-        reason = noun_drop_reason(noun, rules)
-        if reason is None:
-            kept.append(noun)
-        else:
-            dropped.append((noun, reason))
-    kept.sort(key=lambda n: (-n.frequency, n.noun))
-    dropped.sort(key=lambda d: d[0].noun)
-    return kept, dropped
-
-
 # ------------------------------------------------------------------ outputs
-
-
-def noun_schema():
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            ("noun", pa.string()),
-            ("frequency", pa.int64()),
-            ("score", pa.float64()),
-            ("compound", pa.bool_()),
-            ("parts", pa.list_(pa.string())),
-        ]
-    )
-
-
-def noun_row(noun: Noun) -> dict:
-    return {
-        "noun": noun.noun,
-        "frequency": noun.frequency,
-        "score": noun.score,
-        "compound": noun.compound,
-        "parts": list(noun.parts),
-    }
-
-
-def tsv_line(noun: Noun) -> str:
-    return f"{noun.noun}\t{noun.frequency}\t{noun.score:.6f}\t{str(noun.compound).lower()}\t{'+'.join(noun.parts)}\n"
-
-
-TSV_HEADER = "noun\tfrequency\tscore\tcompound\tparts\n"
 
 
 def reject_record(noun: Noun, reason: str) -> dict:

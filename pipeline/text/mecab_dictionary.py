@@ -28,6 +28,8 @@ COLUMNS = (
     "end_pos",
     "expression",
 )
+CSV_VERSION = "mecab_ko_user_csv_v1"
+
 TYPES = ("*", "Inflect", "Compound", "Preanalysis")
 # Sources in order of precedence when two give the same surface.
 SOURCES = ("user_csv", "term_list", "extracted")

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 
 from pipeline.layout import REPO_ROOT
 from pipeline.text.sentences import split_sentences
+from pipeline.tools.corpus_writers import render_jsonl_line, render_kipo_xml
 
 SOURCE_DIR = os.path.join(REPO_ROOT, "data", "demo", "source")
 JSONL_DOCS_PER_FILE = 1000
@@ -84,8 +85,6 @@ def synthesize(records: Sequence[dict], n: int, seed: int = 0) -> Iterator[dict]
 
 def write_corpus(out_dir: str, n: int, seed: int = 0, formats: Sequence[str] = ("kipo_xml", "jsonl")) -> dict:
     """Write `n` publications, alternating between `formats`; returns counts and bytes."""
-    from pipeline.text.readers import render_kipo_xml
-
     records = load_sources()
     counts = {f: 0 for f in formats}
     total_bytes = 0
@@ -106,7 +105,7 @@ def write_corpus(out_dir: str, n: int, seed: int = 0, formats: Sequence[str] = (
                         jsonl_file.close()
                     path = os.path.join(out_dir, fmt, f"part-{jsonl_index:05d}.jsonl")
                     jsonl_file, jsonl_index = open(path, "wb"), jsonl_index + 1  # noqa: SIM115
-                data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+                data = render_jsonl_line(record).encode("utf-8")
                 jsonl_file.write(data)
             else:
                 raise ValueError(f"generate-corpus writes kipo_xml and jsonl, not {fmt}")
