@@ -148,7 +148,7 @@ def test_interrupted_stage_is_incomplete_not_done(demo_copy, tmp_path):
     status = _cli(demo_copy, "status")
     assert status.stdout.split("\n")[0].split()[:2] == ["ingest", "incomplete"]
     refused = _cli(demo_copy, "stage", "clean")
-    assert refused.returncode == 1 and "needs ingest" in refused.stderr
+    assert refused.returncode == 2 and "needs ingest" in refused.stderr
 
 
 def test_demo_counters_of_every_data_stage_match_the_golden_file(demo_tfrecords):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import types
@@ -67,6 +68,9 @@ def _coerce(value: Any, tp: Any, key: str, meta: Mapping[str, Any]) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         value = float(value)
+        # NaN compares false with every bound (a filter silently turns off) and is not JSON.
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
     elif tp is str and not isinstance(value, str):
         raise ConfigError(f"{key}: expected a string, got {value!r}")
     if "minimum" in meta and value < meta["minimum"]:
@@ -106,7 +110,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise ConfigError(f"--set {text!r}: expected KEY=VALUE")
     key, raw = text.split("=", 1)
-    return key.strip(), yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        value = yaml.load(raw, Loader=_NoAliasLoader) if raw.strip() else ""
+    except (ConfigError, yaml.YAMLError) as e:
+        raise ConfigError(f"--set {text!r}: {e}") from None
+    return key.strip(), value
 
 
 def load_config(
@@ -117,13 +125,7 @@ def load_config(
     `check_inputs=False` skips everything that lists or reaches the inputs
     (for `config` and `build-job`, which must work offline).
     """
-    if not os.path.exists(path):
-        raise ConfigError(f"{path}: config file not found")
-    with open(path, encoding="utf-8") as f:
-        try:
-            data = yaml.safe_load(f) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
     profiles = data.pop("profiles", None) or {}
@@ -145,6 +147,49 @@ def load_config(
     )
     validate(config, check_inputs=check_inputs)
     return config
+
+
+# A pipeline.yaml is a few KB; a bigger file is a mistake (or an attack on the loader).
+MAX_CONFIG_BYTES = 1 << 20
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases: a 1 KB file of nested aliases ("billion laughs")
+    expands to gigabytes, and a config needs none (use `profiles:` to share settings)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()
+            raise ConfigError(
+                f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not allowed "
+                "in a pipeline config; repeat the value or use profiles"
+            )
+        return super().compose_node(parent, index)
+
+
+def read_yaml(path: str) -> dict[str, Any]:
+    """The config file as a mapping; every problem with the file is a ConfigError naming it."""
+    if not os.path.exists(path):
+        raise ConfigError(f"{path}: config file not found")
+    if not os.path.isfile(path):
+        raise ConfigError(f"{path}: not a regular file")
+    size = os.path.getsize(path)
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {size:,} bytes; a pipeline config is at most {MAX_CONFIG_BYTES:,}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.load(f, Loader=_NoAliasLoader) or {}
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    return data
 
 
 def merge_settings(base: Mapping[str, Any], profile: Mapping[str, Any]) -> dict[str, Any]:
@@ -176,6 +221,7 @@ def validate(config: PipelineConfig, check_inputs: bool = True) -> None:
         # wait for timeouts.
         refuse_placeholders(config)
     root = resolve_path(config, config.output_root)
+    _validate_output_root(config.output_root, root)
     for i, spec in enumerate(config.inputs):
         if not spec.glob:
             raise ConfigError(f"inputs[{i}].glob: missing")
@@ -185,6 +231,13 @@ def validate(config: PipelineConfig, check_inputs: bool = True) -> None:
             raise ConfigError(
                 f"output_root: {root} lies inside inputs[{i}].glob {pattern}; "
                 "the pipeline would read its own output"
+            )
+        # Inputs inside the output root (`out/ingest/*.jsonl`) would be read by a
+        # stage that replaces that folder, or deleted by one.
+        if _is_inside_any(_glob_base(pattern), root):
+            raise ConfigError(
+                f"inputs[{i}].glob: {pattern} lies inside output_root {root}, "
+                "whose folders the stages replace; keep inputs elsewhere"
             )
         # gs:// globs are listed here too, so only when the command is about
         # to read the data anyway (run, stage, status); one match is enough.
@@ -246,6 +299,42 @@ def refuse_placeholders(config: PipelineConfig) -> None:
                     f"{key}: {value!r} contains the example profile's placeholder {placeholder!r}; "
                     f"put your own in pipeline.yaml or pass --set {key}=..."
                 )
+
+
+# Pseudo file systems: an output there is always a mistake.
+_SYSTEM_FOLDERS = ("/proc", "/sys", "/dev")
+
+
+def _validate_output_root(configured: str, root: str) -> None:
+    """The output root names a folder the pipeline may own: no glob characters
+    (stages build file patterns from it, and Beam has no escape for them), not a
+    file, not in a pseudo file system. Whether it is writable is checked by the
+    commands that write."""
+    wild = sorted({c for c in configured if c in "*?["})
+    if wild:
+        raise ConfigError(
+            f"output_root: {configured!r} holds the glob character(s) {' '.join(wild)}; "
+            "stages build file patterns from it: use another name"
+        )
+    if "://" in root:
+        return
+    absolute = os.path.abspath(root)
+    for system in _SYSTEM_FOLDERS:
+        if _is_inside(absolute, system):
+            raise ConfigError(f"output_root: {root} is under {system}, not a place for outputs")
+    path = absolute
+    while path and not os.path.exists(path):
+        path = os.path.dirname(path) if os.path.dirname(path) != path else ""
+    if path and not os.path.isdir(path):
+        what = "is a file" if path == absolute else f"lies under the file {path}"
+        raise ConfigError(f"output_root: {root} {what}, not a folder")
+
+
+def _is_inside_any(path: str, folder: str) -> bool:
+    """_is_inside for local paths and URLs (gs://bucket/a is inside gs://bucket)."""
+    if "://" in path or "://" in folder:
+        return path == folder or path.startswith(folder.rstrip("/") + "/")
+    return _is_inside(path, folder)
 
 
 def _glob_base(pattern: str) -> str:

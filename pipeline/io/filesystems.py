@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 import zlib
@@ -53,11 +54,45 @@ def list_files(pattern: str) -> list[str]:
     return sorted(m.path for m in result.metadata_list)
 
 
+# Beam reads `*`, `?` and `[...]` in any path it matches or deletes as a glob
+# pattern, and its syntax has no escape character: a one-character class is the
+# only way to say "this character". Every helper here that lists or deletes a
+# folder by name escapes it, so `runs/run[1]` never reaches `runs/run1`.
+GLOB_CHARS = "*?["
+
+
+def escape_glob(path: str) -> str:
+    """`path` as a Beam match pattern that matches only itself (`run[1]` -> `run[[]1]`)."""
+    return "".join(f"[{c}]" if c in GLOB_CHARS else c for c in path)
+
+
+def literal(path: str) -> str:
+    """`path` escaped only when it holds glob characters (a plain path lets Beam skip a listing)."""
+    return escape_glob(path) if any(c in path for c in GLOB_CHARS) else path
+
+
+def is_local(path: str) -> bool:
+    return "://" not in path
+
+
 def files_under(folder: str, limit: int | None = None) -> list[str]:
     """Paths of the files below `folder`, at any depth."""
-    pattern = FileSystems.join(folder, "**")
-    result = FileSystems.match([pattern], limits=[limit] if limit else None)[0]
-    return [m.path for m in result.metadata_list]
+    return [m.path for m in _match_under(folder, limit)]
+
+
+def _match_under(folder: str, limit: int | None = None):
+    pattern = FileSystems.join(escape_glob(folder), "**")
+    return FileSystems.match([pattern], limits=[limit] if limit else None)[0].metadata_list
+
+
+def tree_listing(folder: str) -> dict[str, tuple[int, float]]:
+    """Files below `folder`: path relative to it (with `/`) -> (size, modification time)."""
+    prefix = folder.rstrip("/") + "/"
+    listing = {}
+    for m in _match_under(folder):
+        rel = m.path[len(prefix) :] if m.path.startswith(prefix) else os.path.relpath(m.path, folder)
+        listing[rel.replace(os.sep, "/")] = (m.size_in_bytes, float(m.last_updated_in_seconds or 0))
+    return listing
 
 
 def tree_exists(folder: str) -> bool:
@@ -66,18 +101,55 @@ def tree_exists(folder: str) -> bool:
 
 
 def delete_tree(folder: str) -> None:
-    """Delete everything under `folder` (a no-op when it does not exist).
+    """Delete everything under `folder` (a no-op when it does not exist); nothing else.
 
-    On object stores (gs://) a folder is only a name prefix: it never
+    Local folders are removed directly: Beam's delete matches its argument as a
+    glob. On object stores (gs://) a folder is only a name prefix: it never
     "exists" and deleting the name deletes nothing, so its files are listed
-    and deleted instead.
+    (escaped) and deleted one literal name at a time.
     """
-    if FileSystems.exists(folder):
-        FileSystems.delete([folder])
+    if is_local(folder):
+        if os.path.isdir(folder) and not os.path.islink(folder):
+            shutil.rmtree(folder)
+        elif os.path.lexists(folder):
+            os.remove(folder)
         return
+    if FileSystems.exists(folder):
+        FileSystems.delete([literal(folder)])
     files = files_under(folder)
     if files:
-        FileSystems.delete(files)
+        FileSystems.delete([literal(f) for f in files])
+
+
+def move_tree(source: str, target: str) -> None:
+    """Move the folder `source` to `target`, which must not exist.
+
+    Local: one rename, atomic. Object stores: each file is copied and deleted,
+    so a process killed half-way leaves part of the files at each name.
+    """
+    if is_local(source):
+        os.makedirs(os.path.dirname(target.rstrip(os.sep)) or ".", exist_ok=True)
+        os.rename(source, target)
+        return
+    names = sorted(files_under(source))
+    prefix = source.rstrip("/") + "/"
+    targets = [FileSystems.join(target, name[len(prefix) :]) for name in names]
+    if names:  # rename takes literal names (no matching)
+        FileSystems.rename(names, targets)
+
+
+def file_checksum(path: str, chunk_bytes: int = 1 << 20) -> str:
+    """CRC-32 of a file's bytes as stored (never decompressed), as 8 hex digits.
+
+    CRC-32 because it only has to catch accidents (a truncated, rewritten or
+    swapped file), not tampering, and zlib's is the cheapest checksum in the
+    standard library (several hundred MB/s per core).
+    """
+    crc = 0
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        while chunk := f.read(chunk_bytes):
+            crc = zlib.crc32(chunk, crc)
+    return f"{crc:08x}"
 
 
 def write_bytes(path: str, data: bytes) -> None:
@@ -95,7 +167,7 @@ def write_json(path: str, obj: Any) -> None:
     tmp = path + ".tmp"
     write_bytes(tmp, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True).encode())
     if FileSystems.exists(path):
-        FileSystems.delete([path])
+        FileSystems.delete([literal(path)])
     FileSystems.rename([tmp], [path])
 
 

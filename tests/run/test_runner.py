@@ -99,3 +99,14 @@ def test_machine_settings_are_marked_in_explain():
         "train.vertex_machine_type",
         "train.vertex_replica_count",
     ]
+
+
+def test_file_stats_read_a_bracketed_path_literally(tmp_path):
+    from pipeline.run.runner import file_stats
+
+    for name, text in (("lists1", "one"), ("lists[1]", "three")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "stop.txt").write_text(text)
+    [stats] = file_stats([str(tmp_path / "lists[1]" / "stop.txt")])
+    assert stats["path"] == str(tmp_path / "lists[1]" / "stop.txt") and stats["size"] == 5
+    assert file_stats([str(tmp_path / "lists[2]" / "stop.txt")])[0]["missing"] is True
