@@ -6,7 +6,7 @@
 #   docker build -t REGION-docker.pkg.dev/PROJECT/REPO/korpat-pipeline:TAG .
 #   docker push REGION-docker.pkg.dev/PROJECT/REPO/korpat-pipeline:TAG
 #
-# README, "Running on Dataflow", has the whole procedure.
+# docs/dataflow.md has the whole procedure.
 #
 # The same image runs the TFX steps on Vertex AI Pipelines
 # (`python -m pipeline compile-vertex`): each step's command is TFX's
@@ -30,10 +30,14 @@ RUN pip install --no-cache-dir --disable-pip-version-check --upgrade pip==24.3.1
       pip install --no-cache-dir --disable-pip-version-check "tensorflow[and-cuda]==2.16.2"; \
     fi
 
-# The package itself (what .dockerignore lets through: pyproject.toml, README.md,
-# pipeline/, components/, tfrecords_schema/).
+# The package itself (what .dockerignore lets through: pyproject.toml, setup.py,
+# MANIFEST.in, README.md, pipeline/, components/, dictionaries/, tfrecords_schema/);
+# the wheel carries dictionaries/ and tfrecords_schema/ as pipeline/_data/ and
+# installs the `korpat` command.
 COPY . .
 RUN pip install --no-cache-dir --disable-pip-version-check --no-deps . \
+ && korpat --help >/dev/null \
+ && (cd / && python -c "from pipeline import package_data as d; assert d.find('dictionaries/stopwords.txt') and d.find('tfrecords_schema/bert-128/schema.pbtxt')") \
  && python -c "import apache_beam, pipeline.stages.clean, pipeline.stages.ingest; assert apache_beam.__version__ == '2.59.0'" \
  && python -c "import components.pipeline_factory, components.trainer.run, tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor" \
  && python -c "import mecab; assert mecab.MeCab().nouns('반도체 기판을 세정한다'), 'mecab-ko dictionary missing'"

@@ -25,7 +25,8 @@ from pipeline.io.memory import PeakMemory
 
 
 def run_stage(config: str, stage: str, extra: list[str]) -> tuple[float, PeakMemory]:
-    cmd = [sys.executable, "-m", "pipeline", "run", "--stages", stage, "--force", "--config", config, *extra]
+    cmd = [sys.executable, "-m", "pipeline", "run", "--stages", stage, "--force", "--config", config]
+    cmd += ["--", *extra]  # Beam flags
     start = time.time()
     proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True)
     memory = PeakMemory(proc.pid, children=True, every_s=0.2).start()

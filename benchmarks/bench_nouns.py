@@ -13,7 +13,7 @@ per worker.
 with particles and endings, Zipf-like counts) and scores each in a fresh
 process with `nouns.extract_nouns`, printing the memory the central soynlp
 step grew by, per eojeol kept, and its time. Not a test: run on demand and
-record the figures in BENCHMARKS.md.
+record the figures in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from synthetic_setup import REPO, prepare
 
 
 def _cli(config: str, *args: str) -> None:
-    cmd = [sys.executable, "-m", "pipeline", *args, "--config", config]
+    cmd = [sys.executable, "-m", "pipeline", "--config", config, *args]
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"{' '.join(args)} failed:\n{result.stderr[-3000:]}")
@@ -86,6 +86,7 @@ def bench_count(args) -> None:
         "--stages",
         "nouns",
         "--force",
+        "--",
         f"--direct_running_mode={args.mode}",
         f"--direct_num_workers={args.workers}",
     )

@@ -195,9 +195,9 @@ def finetune_command(
 
     try:
         export_dir = export_dir or export_for(config, config.finetune.model)
-    except RuntimeError as e:
+    except RuntimeError as e:  # no export yet: a usage error
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
     data_path = data_path or resolve_path(config, config.finetune.data)
     out_dir = out_dir or filesystems.join(
         resolve_path(config, config.output_root), "finetune", config.finetune.model

@@ -12,7 +12,6 @@ to the plan's `result_path`.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import time
@@ -25,6 +24,14 @@ def main(argv: list[str]) -> int:
     with open(argv[0], encoding="utf-8") as f:
         plan = json.load(f)
 
+    from pipeline import logs
+
+    # Before TensorFlow loads: its C++ start-up lines (cuDNN/cuFFT factories,
+    # TensorRT) are error-level on a CPU machine; the CLI's -v shows them.
+    if not logs.is_verbose():
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    logs.quiet_libraries(logs.is_verbose())
+
     from components.trainer.strategy import configure_devices
 
     configure_devices(int(plan.get("cpu_replicas", 1)))
@@ -35,8 +42,8 @@ def main(argv: list[str]) -> int:
     from pipeline.layout import newest_export
 
     # TFX warns on every node about MLMD features SQLite lacks, and that Pusher
-    # pushes without a blessing (pretraining has no Evaluator to give one).
-    logging.getLogger("absl").setLevel(logging.ERROR)
+    # pushes without a blessing (pretraining has no Evaluator to give one):
+    # logs.quiet_libraries drops absl's warnings, even after TFX resets its level.
     os.makedirs(os.path.dirname(plan["metadata_path"]), exist_ok=True)
     started = time.time()
     tfx.orchestration.LocalDagRunner().run(create_pipeline(plan))

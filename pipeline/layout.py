@@ -15,9 +15,14 @@ import re
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline import package_data
+
+# The checkout (or, installed, the folder holding the package): the tools that
+# need the repository's data (the demo corpus) look there.
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The committed schemas of the TFRecord outputs (`tfrecords_schema/<output>/schema.pbtxt`).
-SCHEMA_DIR = os.path.join(REPO_ROOT, "tfrecords_schema")
+# The committed schemas of the TFRecord outputs (`tfrecords_schema/<output>/schema.pbtxt`),
+# from the checkout or from the installed package's data.
+SCHEMA_DIR = os.path.join(package_data.data_root(), "tfrecords_schema")
 
 # Written last by every stage: a folder without it is an unfinished run.
 MANIFEST = "manifest.json"

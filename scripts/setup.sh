@@ -17,7 +17,7 @@ if [ -z "$PYTHON" ]; then
   exit 2
 fi
 
-hash=$(cat requirements.txt requirements-dev.txt requirements-tfx.txt pyproject.toml | sha256sum | cut -c1-16)
+hash=$(cat requirements.txt requirements-dev.txt requirements-tfx.txt pyproject.toml setup.py | sha256sum | cut -c1-16)
 stamp=.venv/.installed-$hash
 if [ -f "$stamp" ]; then
   echo "setup: .venv is up to date"

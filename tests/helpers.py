@@ -41,7 +41,8 @@ def run_cli(config, *args, timeout=900):
 
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args, "--config", config],
+        # --config first: ARGS may end with `-- BEAM FLAGS`.
+        [sys.executable, "-m", "pipeline", "--config", config, *args],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -133,6 +133,7 @@ def test_demo_run_layout_accounting_and_reruns(demo_copy, tmp_path):
         "--to",
         "clean",
         "--force",
+        "--",
         "--direct_running_mode=in_memory",
         "--direct_num_workers=1",
     )

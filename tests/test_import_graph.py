@@ -18,7 +18,15 @@ from tests.helpers import REPO
 PACKAGES = ("pipeline", "components")
 # Pure libraries: what stages, tools and the TFX side build on. They never import
 # a stage, the runner, a tool or the CLI.
-LIBRARIES = ("pipeline.text", "pipeline.pretraining", "pipeline.io", "pipeline.config", "pipeline.layout")
+LIBRARIES = (
+    "pipeline.text",
+    "pipeline.pretraining",
+    "pipeline.io",
+    "pipeline.config",
+    "pipeline.layout",
+    "pipeline.logs",
+    "pipeline.package_data",
+)
 UPPER = ("pipeline.stages", "pipeline.run", "pipeline.tools", "pipeline.cli")
 
 

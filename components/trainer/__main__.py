@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 
 
@@ -46,9 +45,13 @@ def load_settings(value: str) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    from pipeline import logs
+
+    # Before TensorFlow loads: its start-up lines and deprecation notices, unless
+    # KORPAT_VERBOSE=1 (the CLI's -v).
+    logs.quiet_libraries(logs.is_verbose())
     # tf.distribute logs every all-reduce it builds at INFO.
-    logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    logging.getLogger("tensorflow").setLevel(logging.WARNING if logs.is_verbose() else logging.ERROR)
     from components.trainer.settings import TrainSettings
     from components.trainer.strategy import configure_devices
 

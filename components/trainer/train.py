@@ -499,6 +499,9 @@ def _train(settings, strategy, mixed, folders: Folders, train_files, eval_files,
     timed_examples, timed_seconds = 0, 0.0
     last_saved = start_step
     first_window = True
+    from pipeline.io.filesystems import Progress
+
+    progress = Progress("train", "steps")  # the launcher's bar: steps done / total of all phases
     while step < settings.train_steps:
         stop = min(
             settings.train_steps,
@@ -510,6 +513,8 @@ def _train(settings, strategy, mixed, folders: Folders, train_files, eval_files,
         totals = train_window(iterator, tf.constant(n))
         seconds = time.time() - t0
         step = int(optimizer.iterations.numpy())
+        if folders.chief:
+            progress.tick(n)
         if restored is not None:
             restored.assert_consumed()  # every saved value, optimizer slots included, is back
             restored = None

@@ -204,10 +204,17 @@ def merge_settings(base: Mapping[str, Any], profile: Mapping[str, Any]) -> dict[
 
 
 def resolve_path(config: PipelineConfig, path: str) -> str:
-    """Relative local paths are relative to the config file; URLs (gs://) pass through."""
+    """Relative local paths are relative to the config file; URLs (gs://) pass through.
+    A bundled default (`dictionaries/stopwords.txt`) that is not next to the config
+    file comes from the package, so a config outside the checkout still finds it."""
+    from pipeline import package_data
+
     if "://" in path or os.path.isabs(path):
         return path
-    return os.path.normpath(os.path.join(config.base_dir, path))
+    resolved = os.path.normpath(os.path.join(config.base_dir, path))
+    if not os.path.exists(resolved):
+        return package_data.find(path) or resolved
+    return resolved
 
 
 def validate(config: PipelineConfig, check_inputs: bool = True) -> None:

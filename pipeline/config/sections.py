@@ -41,6 +41,12 @@ class RunnerConfig:
         "multi_processing", "DirectRunner mode; multi_processing uses one process per worker."
     )
     direct_num_workers: int = _field(0, "DirectRunner workers; 0 means one per CPU core.")
+    scratch_dir: str = _field(
+        "",
+        "Local folder for a stage's temporary files (copies of user.dic and vocabularies, "
+        "compiler work folders); each stage run gets its own folder inside, removed when the "
+        "stage ends, on success and on failure. Empty: the system's temporary folder.",
+    )
     options: tuple[str, ...] = _field(
         (), "Extra Beam pipeline flags, e.g. ['--network=my-vpc', '--no_use_public_ips']."
     )
@@ -55,7 +61,7 @@ class RunnerConfig:
     sdk_container_image: str = _field(
         "",
         "Worker image built from ./Dockerfile (REGION-docker.pkg.dev/PROJECT/REPO/korpat-pipeline:TAG); "
-        "empty: Beam's stock image, which lacks this package and its pins (see README).",
+        "empty: Beam's stock image, which lacks this package and its pins (see docs/dataflow.md).",
     )
     machine_type: str = _field("", "Dataflow worker machine type, e.g. n2-standard-4; empty: default.")
     max_num_workers: int = _field(0, "Dataflow autoscaling ceiling; 0: Dataflow's default.", minimum=0)
@@ -102,6 +108,16 @@ class IngestConfig:
     split_mb: int = _field(
         4, "Uncompressed JSONL files are read in byte ranges of this size, in parallel.", minimum=1
     )
+    max_reject_share: float = _field(
+        0.05,
+        "The stage fails (exit 1) when more than this share of input units (files, JSONL lines, "
+        "Parquet rows) is rejected: a bad unit costs itself, a systematic fault stops the run.",
+        minimum=0.0,
+        maximum=1.0,
+    )
+    follow_symlinks_outside: bool = _field(
+        False, "Read symlinks in the input folders whose target lies outside every input folder."
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +125,7 @@ class CleanConfig:
     unicode_form: Literal["NFC", "NFKC"] = _field(
         "NFC",
         "Unicode normalisation. NFC keeps ², ①, ㎛ and Hangul compatibility jamo intact; "
-        "NFKC rewrites them (see README).",
+        "NFKC rewrites them (see docs/stages.md, clean).",
     )
     fold_fullwidth: bool = _field(
         True, "Map full-width ASCII (ＡＢＣ１２３（）) and the ideographic space to ASCII."
@@ -141,6 +157,53 @@ class CleanConfig:
         "Google BERT layout: a blank line after every paragraph (KorPatBERT) or only between documents.",
     )
     snippet_chars: int = _field(160, "Characters of text kept in reject records.", minimum=0)
+    max_error_share: float = _field(
+        0.01,
+        "The stage fails (exit 1) when cleaning raised an error on more than this share of "
+        "documents (each such document is rejected as clean_error; filter drops do not count).",
+        minimum=0.0,
+        maximum=1.0,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class NearDuplicatesConfig:
+    """Near-duplicate publications (pipeline/text/near_duplicates.py, `minhash_lsh_v1`);
+    meant as a section of clean (not wired yet)."""
+
+    enabled: bool = _field(True, "Remove near-duplicate publications (keep the smallest id of each cluster).")
+    shingle_size: int = _field(
+        5, "Words per shingle (word n-grams of \\w+ runs, lowercased; within a paragraph).", minimum=1
+    )
+    num_perm: int = _field(
+        128,
+        "MinHash functions per signature: the Jaccard estimate's error is ~sqrt(J(1-J)/num_perm).",
+        minimum=8,
+    )
+    bands: int = _field(
+        20,
+        "LSH bands of num_perm // bands rows; a pair sharing one band's rows is a candidate. "
+        "20 x 6 of 128: a pair at Jaccard 0.8 is a candidate with p 0.998, at 0.5 with p 0.27.",
+        minimum=1,
+    )
+    threshold: float = _field(
+        0.7,
+        "Estimated Jaccard that confirms a candidate pair (whole texts), and a paragraph pair for "
+        "containment. 0.7 keeps recall 1.0 on generated pairs at true Jaccard >= 0.8 (docs/stages.md).",
+        minimum=0.0,
+        maximum=1.0,
+    )
+    containment_threshold: float = _field(
+        0.3,
+        "Share of a publication's characters in paragraphs near-duplicated in one other publication "
+        "that confirms the pair (divisionals repeat their parent's background and drawings: 0.40 on the demo).",
+        minimum=0.0,
+        maximum=1.0,
+    )
+    min_paragraph_shingles: int = _field(
+        8, "Paragraphs with fewer shingles get no band keys of their own (titles, short claims).", minimum=1
+    )
+    seed: int = _field(1, "Seed of the MinHash functions; signatures compare only under one seed.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,10 +274,16 @@ class DictionaryConfig:
     )
     cost: int | None = _field(
         None,
-        "Word cost of every added noun; empty (null) lets mecab-dict-index assign it from the model "
-        "(2953 for NNP). Lower costs keep nouns whole more often (README: dictionary).",
+        "Word cost of every added noun; empty (null): by its length (length_costs). Lower costs keep "
+        "nouns whole more often (docs/stages.md: dictionary).",
         minimum=-32768,
         maximum=32767,
+    )
+    length_costs: tuple[int, ...] = _field(
+        (1000, 500, 0),
+        "Word cost of an added noun by its length when cost is null: nouns of 2 characters or fewer, 3, "
+        "4 or more (the last for the rest). The demo: 98% of dictionary nouns whole (target 0.95). "
+        "Empty with a null cost: mecab-dict-index assigns it (2953 for NNP; 77% whole).",
     )
     include_extracted_nouns: bool = _field(True, "Add the nouns stage's output.")
     skip_known_nouns: bool = _field(
@@ -335,7 +404,7 @@ class TfrecordsConfig:
     document: Literal["publication", "paragraph"] = _field(
         "publication",
         "What a 'document' is for NSP and packing: a whole publication, or one paragraph "
-        "(KorPatBERT's blank-line layout). Publication gives balanced NSP on patents (README).",
+        "(KorPatBERT's blank-line layout). Publication gives balanced NSP on patents (docs/stages.md: tfrecords).",
     )
     whole_word_mask: bool = _field(
         True, "BERT: mask whole eojeols (morph's word starts) rather than single WordPiece pieces."
@@ -346,6 +415,12 @@ class TfrecordsConfig:
     )
     short_seq_prob: float = _field(
         0.1, "BERT: share of documents given a shorter random target length.", minimum=0.0, maximum=1.0
+    )
+    nsp_rule: Literal["balanced", "google"] = _field(
+        "balanced",
+        "BERT NSP labels: balanced (google_bert_instances_v3: a real next segment whenever the "
+        "document has one, the label-1 share kept near 0.5, also on short abstracts) or google "
+        "(google_bert_instances_v2, Google's draws: ~2/3 random next on 2-sentence documents).",
     )
     dupe_factor: int = _field(
         10, "BERT: times each document is turned into instances, with different masks.", minimum=1

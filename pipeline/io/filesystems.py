@@ -8,11 +8,13 @@ whatever the runner, the number of workers or the order elements arrive in.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator
@@ -289,14 +291,29 @@ def iter_parquet_rows(path: str, columns: list[str] | None = None, batch_size: i
 
 # ------------------------------------------------------------------ progress
 
+# A local folder where worker processes record their counts for the launcher's
+# display (pipeline.run.progress). The runner sets it around a DirectRunner job;
+# DirectRunner's worker processes inherit it. Unset (Dataflow workers, tests),
+# nothing is written.
+PROGRESS_DIR_ENV = "PIPELINE_PROGRESS_DIR"
+
 
 class Progress:
-    """Counts work inside a DoFn and prints a rate every `every_s` seconds.
+    """Counts work inside a DoFn (`tick`) and marks central steps (`Progress.step`).
 
-    Plain stderr, not logging: DirectRunner's worker processes inherit it,
-    while logging records come back wrapped in protos. Each worker prints its
-    own count; the Beam counter `progress_<noun>` holds the total.
+    Each count also goes to the Beam counter `progress_<noun>`. Under the
+    runner (PROGRESS_DIR_ENV set), a process's cumulative counts and steps go
+    to `<folder>/<pid>.json`, rewritten by a daemon thread at most every
+    FLUSH_S seconds, so a tick costs a dict update; the launcher sums the files.
+    Without the folder, each instance prints its own rate every `every_s`
+    seconds to stderr (a worker's log). Progress never fails a stage: errors
+    writing the file are ignored.
     """
+
+    FLUSH_S = 0.5
+    # Per process: {"folder", "pid", "counts": {stage: {noun: n}}, "steps": {...}, "dirty"}
+    _lock = threading.Lock()
+    _state: dict[str, Any] = {"folder": None, "pid": None}
 
     def __init__(self, stage: str, noun: str, every_s: float = 10.0) -> None:
         self._stage, self._noun, self._every_s = stage, noun, every_s
@@ -307,6 +324,13 @@ class Progress:
     def tick(self, n: int = 1) -> None:
         self._count += n
         self._counter.inc(n)
+        folder = os.environ.get(PROGRESS_DIR_ENV)
+        if folder:
+            with Progress._lock:
+                counts = Progress._current(folder)["counts"].setdefault(self._stage, {})
+                counts[self._noun] = counts.get(self._noun, 0) + n
+                Progress._state["dirty"] = True
+            return
         now = time.monotonic()
         if now - self._last >= self._every_s:
             self._last = now
@@ -316,6 +340,69 @@ class Progress:
                 file=sys.stderr,
                 flush=True,
             )
+
+    @staticmethod
+    @contextlib.contextmanager
+    def step(stage: str, what: str) -> Iterator[None]:
+        """Marks a long central step (`with Progress.step("nouns", "scoring nouns"):`):
+        the launcher prints its start and its duration."""
+        key, started, ok = f"{stage}\t{what}", time.time(), False
+        Progress._mark(stage, what, key, {"started": started, "seconds": None})
+        try:
+            yield
+            ok = True
+        finally:
+            seconds = round(time.time() - started, 2)
+            Progress._mark(stage, what, key, {"started": started, "seconds": seconds, "failed": not ok})
+
+    @staticmethod
+    def _mark(stage: str, what: str, key: str, record: dict) -> None:
+        folder = os.environ.get(PROGRESS_DIR_ENV)
+        if not folder:
+            seconds, state = record["seconds"], "failed after" if record.get("failed") else "done in"
+            line = (
+                f"[{stage}] {what} ..." if seconds is None else f"[{stage}] {what}: {state} {seconds:.1f} s"
+            )
+            print(line, file=sys.stderr, flush=True)
+            return
+        with Progress._lock:
+            Progress._current(folder)["steps"][key] = {"stage": stage, "what": what, **record}
+            Progress._state["dirty"] = True
+        Progress._flush()  # steps are rare: the launcher sees them at once
+
+    @staticmethod
+    def _current(folder: str) -> dict[str, Any]:
+        """This process's state for `folder` (reset for a new folder or a forked process);
+        starts the flushing thread. Called with the lock held."""
+        state = Progress._state
+        if state["folder"] != folder or state["pid"] != os.getpid():
+            state.update(folder=folder, pid=os.getpid(), counts={}, steps={}, dirty=False)
+            with contextlib.suppress(RuntimeError):  # no thread to spare: no live counts
+                threading.Thread(target=Progress._flush_loop, args=(folder,), daemon=True).start()
+        return state
+
+    @staticmethod
+    def _flush_loop(folder: str) -> None:
+        while Progress._state["folder"] == folder and Progress._state["pid"] == os.getpid():
+            time.sleep(Progress.FLUSH_S)
+            Progress._flush()
+
+    @staticmethod
+    def _flush() -> None:
+        with Progress._lock:
+            state = Progress._state
+            if not state.get("dirty"):
+                return
+            state["dirty"] = False
+            folder, data = state["folder"], {"counts": state["counts"], "steps": state["steps"]}
+            payload = json.dumps(data).encode("utf-8")
+        path = os.path.join(folder, f"{os.getpid()}.json")
+        try:  # written aside and renamed: the launcher never reads half a file
+            with open(path + ".tmp", "wb") as f:
+                f.write(payload)
+            os.replace(path + ".tmp", path)
+        except OSError:
+            pass  # the folder is gone (the stage ended) or full: progress is not worth a failure
 
 
 def read_text_file(path: str, what: str) -> str:
@@ -338,3 +425,23 @@ def numbered_lines(path: str) -> Iterator[tuple[int, str]]:
             except UnicodeDecodeError as e:
                 raise NotUtf8(f"{path}:{number}: not UTF-8 ({e.reason})") from None
             yield number, text.rstrip("\r\n")
+
+
+# The runner names each stage run's scratch folder here; DirectRunner workers
+# inherit it. Unset (Dataflow workers, tests, tools): the system temp folder.
+SCRATCH_ENV = "PIPELINE_SCRATCH_DIR"
+
+
+def scratch_root() -> str | None:
+    """The stage run's scratch folder (created if needed), or None for the system's."""
+    root = os.environ.get(SCRATCH_ENV) or None
+    if root:
+        os.makedirs(root, exist_ok=True)
+    return root
+
+
+def scratch_folder(prefix: str) -> str:
+    """A new local temporary folder inside the stage run's scratch folder."""
+    import tempfile
+
+    return tempfile.mkdtemp(prefix=prefix, dir=scratch_root())

@@ -6,13 +6,32 @@ Out: masked `BertInstance`s ([CLS] A [SEP] B [SEP], masked positions and
      labels, the NSP label), in Google's shuffled order.
 
 BERT instances follow Google's `create_pretraining_data.py` (rule
-`google_bert_instances_v2`): one target length per document (short_seq_prob),
+`google_bert_instances_v2`, `NspCounts(balanced=False)` or no counts): one
+target length per document (short_seq_prob),
 segments A/B cut at a random sentence, B from another document half the time
 (and always when the chunk has a single sentence), `truncate_seq_pair`, then
 masking: 15% of the tokens, 80% [MASK] / 10% random / 10% kept, special tokens
 never chosen. Differences, on purpose: the random replacement never draws a
 reserved head token ([PAD], [CLS]...), whole-word groups never cross a [SEP],
 and "whole word" means an eojeol as `morph` marked it (see `encode_sentence`).
+
+NSP balance (rule `google_bert_instances_v3`, the stage's default): Google's
+rule gives a random next wherever a chunk holds one sentence, and a random
+next puts the chunk's unused sentences back, so a document's last sentence,
+put back alone, becomes one more random next. On long publications that
+skews the label-1 share a little (56% on the demo); on abstracts of ~2.2
+sentences it makes 2 random pairs for every real one (67-77%). v3 changes two
+things and nothing else (segments, truncation and masking are v2's):
+- a chunk closes on its target length only once it holds two sentences (or
+  at the document's end), so a real next segment exists whenever the
+  document has one (the pair is truncated as usual);
+- the random-or-real draw keeps the bucket's running count even: while the
+  bucket's pairs hold more random than real next segments, a chunk that can
+  have a real next gets it; otherwise random with probability 1/2, or 1/3
+  when a random next would put back a single sentence that ends the document
+  (that sentence can only become one more random pair: 2 random : 1 real).
+Only documents of one sentence still force a random next; `NspCounts` counts
+them, and the stage warns when they keep the share above 0.55.
 
 v2 keeps v1's (and Google's) distributions but not its random stream, for
 speed: masking draws from a numpy generator seeded by the bucket's generator,
@@ -45,7 +64,37 @@ import numpy as np
 from pipeline.pretraining.sentence_encoding import Sentence, split_tokens
 from pipeline.text.tokenizer import LAYOUTS
 
-BERT_VERSION = "google_bert_instances_v2"
+GOOGLE_BERT_VERSION = "google_bert_instances_v2"
+BERT_VERSION = "google_bert_instances_v3"
+# tfrecords.nsp_rule -> the rule version it writes with.
+NSP_RULES = {"balanced": BERT_VERSION, "google": GOOGLE_BERT_VERSION}
+
+
+@dataclasses.dataclass
+class NspCounts:
+    """A bucket's NSP labels so far; with `balanced`, `segment_pairs` keeps them even (v3)."""
+
+    balanced: bool = True
+    random_next: int = 0
+    actual_next: int = 0
+    forced_random: int = 0  # one-sentence chunks: no real next segment existed
+
+    def add(self, other: NspCounts) -> None:
+        self.random_next += other.random_next
+        self.actual_next += other.actual_next
+        self.forced_random += other.forced_random
+
+    def share(self) -> float | None:
+        """The label-1 (random next) share; None without pairs."""
+        total = self.random_next + self.actual_next
+        return self.random_next / total if total else None
+
+    def as_dict(self) -> dict:
+        return {
+            "random_next": self.random_next,
+            "actual_next": self.actual_next,
+            "forced_random": self.forced_random,
+        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -275,12 +324,16 @@ def segment_pairs(
     params: BertParams,
     rng: random.Random,
     dropped: Callable[[], Any] | None = None,
+    nsp: NspCounts | None = None,
 ) -> list[Pair]:
     """Google's create_instances_from_document on (ids, starts) sentences, before masking.
 
     A pair left with an empty segment after truncation is dropped, as Google
-    does, and `dropped()` called for it (the stage counts them).
+    does, and `dropped()` called for it (the stage counts them). With `nsp`,
+    the pairs' labels are counted into it, and with `nsp.balanced` made by
+    rule v3 (module docstring); without, or not balanced, by Google's (v2).
     """
+    balanced = nsp is not None and nsp.balanced
     document = documents[document_index]
     max_num_tokens = params.max_seq_length - 3
     target_seq_length = max_num_tokens
@@ -293,18 +346,32 @@ def segment_pairs(
     # without two Python-level calls in between.
     below = rng._randbelow
     n_documents, i = len(documents), 0
+    last = len(document) - 1
     while i < len(document):
         segment = document[i]
         current_chunk.append(segment)
         current_length += len(segment[0])
-        if i == len(document) - 1 or current_length >= target_seq_length:
+        if i == last or (current_length >= target_seq_length and (len(current_chunk) >= 2 or not balanced)):
             if current_chunk:
                 a_end = 1
                 if len(current_chunk) >= 2:
                     a_end = 1 + below(len(current_chunk) - 1)
                 ids_a, starts_a = _join(current_chunk[:a_end])
-                if len(current_chunk) == 1 or rng.random() < 0.5:
+                forced = len(current_chunk) == 1
+                if forced:
                     is_random_next = True
+                elif balanced:
+                    draw = rng.random()
+                    if nsp.random_next > nsp.actual_next:
+                        is_random_next = False
+                    else:
+                        # A random next here would put back the document's last
+                        # sentence alone: one more random pair to come.
+                        lone_rest = i == last and len(current_chunk) - a_end == 1
+                        is_random_next = draw < (1 / 3 if lone_rest else 0.5)
+                else:
+                    is_random_next = rng.random() < 0.5
+                if is_random_next:
                     target_b_length = target_seq_length - len(ids_a)
                     # Google tries 10 times to draw another document; with one
                     # document in the bucket it falls back to the same one.
@@ -324,7 +391,6 @@ def segment_pairs(
                     # The unused segments go back to the document.
                     i -= len(current_chunk) - a_end
                 else:
-                    is_random_next = False
                     ids_b, starts_b = _join(current_chunk[a_end:])
                 len_a, len_b = len(ids_a), len(ids_b)
                 if len_a + len_b > max_num_tokens:
@@ -333,6 +399,12 @@ def segment_pairs(
                     ids_b, starts_b = ids_b[front_b : len_b - back_b], starts_b[front_b : len_b - back_b]
                 if ids_a and ids_b:
                     pairs.append((ids_a, starts_a, ids_b, starts_b, is_random_next))
+                    if nsp is not None:
+                        if is_random_next:
+                            nsp.random_next += 1
+                            nsp.forced_random += forced
+                        else:
+                            nsp.actual_next += 1
                 elif dropped is not None:
                     dropped()
             current_chunk = []
@@ -383,6 +455,7 @@ def bert_bucket_instances(
     rng: random.Random,
     finish: Callable[[BertInstance], Any] | None = None,
     dropped: Callable[[], Any] | None = None,
+    nsp: NspCounts | None = None,
 ) -> list:
     """All instances of one bucket, as create_training_instances makes them (shuffled).
 
@@ -394,6 +467,8 @@ def bert_bucket_instances(
     alone, so the order is the same, and a bucket holds bytes, not lists of
     ints (less memory, and far less for the cyclic GC to walk). `dropped` is
     called for each pair dropped with an empty segment (`segment_pairs`).
+    `nsp` counts the NSP labels and, when balanced, keeps them even (rule v3);
+    None: Google's rule (v2), uncounted.
     """
     gen = np.random.default_rng(rng.getrandbits(64))
     documents = [d for d in documents if d]
@@ -402,7 +477,7 @@ def bert_bucket_instances(
     pending: list[Pair] = []
     for _ in range(dupe_factor):
         for index in range(len(documents)):
-            pending += segment_pairs(documents, index, params, rng, dropped)
+            pending += segment_pairs(documents, index, params, rng, dropped, nsp)
             if len(pending) >= MASK_BATCH:
                 instances = mask_pairs(pending, params, gen)
                 made.extend(map(finish, instances) if finish else instances)

@@ -265,7 +265,9 @@ def _write_with_tensorflow(path: str, records: Iterable[bytes], gzip: bool) -> i
 
     count = 0
     options = tf.io.TFRecordOptions(compression_type="GZIP" if gzip else "")
-    with tempfile.TemporaryDirectory(prefix="tfrecords_") as tmp:
+    from pipeline.io.filesystems import scratch_root
+
+    with tempfile.TemporaryDirectory(prefix="tfrecords_", dir=scratch_root()) as tmp:
         local = os.path.join(tmp, "shard")
         with tf.io.TFRecordWriter(local, options) as writer:
             for data in records:

@@ -9,20 +9,68 @@ its stages run. `status` and `config` only read and take no lock.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
+import io
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from pipeline.config import PipelineConfig, explain, to_yaml
 from pipeline.run import runner
 from pipeline.run.lock import OutputLock, OutputLocked
 from pipeline.run.registry import stage_table
+from pipeline.tools import report as run_report
+
+
+def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_stage_names(names: Iterable[str], stages: Iterable[str]) -> None:
+    """ValueError naming the first unknown stage, with a suggestion."""
+    stages = list(stages)
+    for name in names:
+        if name not in stages:
+            raise ValueError(
+                f"unknown stage {name!r}{_did_you_mean(name, stages)}; stages are: {', '.join(stages)}"
+            )
+
+
+def check_beam_flags(flags: Sequence[str]) -> None:
+    """ValueError naming the first flag Beam would discard (a typo Beam only logs)."""
+    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+    parser = _BeamArgumentParser()
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(parser)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            _, unknown = parser.parse_known_args(list(flags))
+    except SystemExit:  # a bad value: runner.preflight names it, in Beam's words
+        return
+    known = [s for action in parser._actions for s in action.option_strings]
+    for flag in unknown:
+        if flag.startswith("-"):
+            name = flag.split("=", 1)[0]
+            raise ValueError(f"unknown Beam flag {name!r}{_did_you_mean(name, known)}")
 
 
 def _run_stages(
-    config: PipelineConfig, names: Sequence[str], beam_args: Sequence[str], force: bool, command: str
+    config: PipelineConfig,
+    names: Sequence[str],
+    beam_args: Sequence[str],
+    force: bool,
+    command: str,
+    debug: bool = False,
 ) -> int:
     stages = stage_table()
+    try:
+        check_beam_flags([*config.runner.options, *beam_args])
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     try:
         runner.check_output_root(config)
         with OutputLock(runner.output_root(config), command):
@@ -33,8 +81,11 @@ def _run_stages(
                 except (runner.RunRefused, OutputLocked):
                     raise
                 except Exception as e:  # a failed stage leaves the previous output in place
-                    logging.exception("stage %s failed", name)
-                    print(f"error: stage {name} failed: {e}", file=sys.stderr)
+                    if debug:
+                        logging.exception("stage %s failed", name)
+                    message = " ".join(str(e).split()) or type(e).__name__
+                    hint = "" if debug else " (--debug shows the traceback)"
+                    print(f"error: stage {name} failed: {message}{hint}", file=sys.stderr)
                     return 1
     except (runner.RunRefused, OutputLocked) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -50,6 +101,7 @@ def run(config: PipelineConfig, args: argparse.Namespace, beam_args: Sequence[st
     stages = stage_table()
     only = args.stages.split(",") if args.stages else None
     try:
+        check_stage_names([*(only or []), *(n for n in (args.start, args.end) if n)], stages)
         names = runner.select_stages(list(stages), only, args.start, args.end)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -61,26 +113,31 @@ def run(config: PipelineConfig, args: argparse.Namespace, beam_args: Sequence[st
             action = "skip (up to date)" if status[n].state == "done" and not args.force else "run"
             print(f"# plan: {n}: {action} [{status[n].state}] {status[n].detail}")
         try:  # what the real run would refuse, the dry run refuses too (it writes nothing)
+            check_beam_flags([*config.runner.options, *beam_args])
             runner.preflight(config, names, stages, beam_args)
-        except runner.RunRefused as e:
+        except (ValueError, runner.RunRefused) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
         return 0
-    return _run_stages(config, names, beam_args, args.force, "run")
+    code = _run_stages(config, names, beam_args, args.force, "run", args.debug)
+    # The run report is written after every successful run; it never fails one.
+    return code or run_report.after_run(config)
 
 
 def stage(config: PipelineConfig, args: argparse.Namespace, beam_args: Sequence[str]) -> int:
     """One stage, always rerun."""
     stages = stage_table()
-    if args.name not in stages:
-        print(f"error: unknown stage {args.name!r}; stages are: {', '.join(stages)}", file=sys.stderr)
+    try:
+        check_stage_names([args.name], stages)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
-    return _run_stages(config, [args.name], beam_args, force=True, command=f"stage {args.name}")
+    return _run_stages(config, [args.name], beam_args, True, f"stage {args.name}", args.debug)
 
 
 def train(config: PipelineConfig, args: argparse.Namespace, beam_args: Sequence[str]) -> int:
     """The train stage (TFX), skipped when up to date unless --force."""
-    return _run_stages(config, ["train"], beam_args, args.force, "train")
+    return _run_stages(config, ["train"], beam_args, args.force, "train", args.debug)
 
 
 def status(config: PipelineConfig, args: argparse.Namespace, beam_args: Sequence[str]) -> int:

@@ -38,7 +38,9 @@ import logging
 import os
 import platform
 import re
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from importlib import metadata
@@ -51,6 +53,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.config import DATAFLOW_FLAGS, PipelineConfig, output_settings, resolve_path, section_dict
 from pipeline.io import filesystems
 from pipeline.layout import MANIFEST, stage_dir
+from pipeline.run import progress
 from pipeline.run.registry import stage_table
 from pipeline.run.stage import Stage, StageContext
 
@@ -455,7 +458,13 @@ def run_stage(
         work_dir = staging_dir(config, stage.name)
         filesystems.delete_tree(work_dir)  # what a killed attempt left
     try:
-        manifest = _execute(config, stage, work_dir, options, extra_args, {**expected, "upstream": upstream})
+        manifests, inputs = (lambda name: survey.manifest(name)[0]), (lambda: input_files(config))
+        with (
+            scratch_space(config, stage.name),
+            progress.track(config, stage.name, manifests, inputs) as display,
+        ):
+            fingerprints = {**expected, "upstream": upstream}
+            manifest = _execute(config, stage, work_dir, options, extra_args, fingerprints, display)
         filesystems.write_json(FileSystems.join(work_dir, MANIFEST), manifest)
     except BaseException:
         if not stage.keep_output:  # the failed attempt's half output; the old one stays
@@ -468,6 +477,28 @@ def run_stage(
     return manifest
 
 
+@contextlib.contextmanager
+def scratch_space(config: PipelineConfig, name: str):
+    """One local scratch folder per stage run (under `runner.scratch_dir`, or the system's
+    temporary folder), named to the workers through the environment and removed when the
+    stage ends, whether it succeeded or failed."""
+    parent = config.runner.scratch_dir or None
+    if parent:
+        parent = resolve_path(config, parent)
+        os.makedirs(parent, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix=f"korpat-{name}-", dir=parent)
+    previous = os.environ.get(filesystems.SCRATCH_ENV)
+    os.environ[filesystems.SCRATCH_ENV] = folder
+    try:
+        yield folder
+    finally:
+        if previous is None:
+            os.environ.pop(filesystems.SCRATCH_ENV, None)
+        else:
+            os.environ[filesystems.SCRATCH_ENV] = previous
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _execute(
     config: PipelineConfig,
     stage: Stage,
@@ -475,8 +506,10 @@ def _execute(
     options: PipelineOptions,
     extra_args: Sequence[str],
     fingerprints: Mapping[str, Any],
+    display: progress.StageProgress | None = None,
 ) -> dict:
-    """Run the stage into `work_dir`; returns its manifest (not yet written)."""
+    """Run the stage into `work_dir`; returns its manifest (not yet written).
+    `display` (the stage's live progress) gets the counters when the job ends."""
     context = stage_context(config, stage, output_dir=work_dir)
     print(f"[{stage.name}] running: {stage.description}", file=sys.stderr)
     started = time.time()
@@ -487,9 +520,11 @@ def _execute(
         p = beam.Pipeline(options=options)
         stage.build(p, context)
         result = p.run()
-        result.wait_until_finish()
+        progress.wait_for_job(result, stage.name)  # on Dataflow: the job's URL and states
         filesystems.delete_tree(FileSystems.join(work_dir, filesystems.TMP_DIR))
         counters.update(_counters(result, stage.name))
+    if display is not None:
+        display.finish(counters)
     finished = time.time()
     counters = dict(sorted(counters.items()))
     manifest = {

@@ -9,13 +9,16 @@ Out: `text/part-NNNNN-of-NNNNN.txt`: UTF-8, one sentence per line, a blank line
      its reason and a snippet.
 
 Per document (`pipeline.text.cleaning`): strip markup, normalise (NFC by
-default, see README; `pipeline.text.normalize`), split sentences
+default, see docs/stages.md; `pipeline.text.normalize`), split sentences
 (`pipeline.text.sentences`), filter sentences (length, Hangul share,
 repeated-character junk). Across documents (`pipeline.text.dedup`): exact dedup
 of whole documents and of paragraphs repeated in other documents; the smallest
 doc_id keeps the text. This module moves the keys and markers through scratch
 files and writes the shards.
 Accounting: documents_in = documents_written + rejected_documents.
+Fault isolation: a document on which cleaning raises is rejected as
+`clean_error` (with the error and a snippet) and the run goes on; the stage
+fails when more than `clean.max_error_share` of the documents fail so.
 """
 
 from __future__ import annotations
@@ -146,7 +149,6 @@ class CleanAndKey(beam.DoFn):
                     keys, held, segment = {}, 0, segment + 1
                 add(0, doc["doc_id"], (doc["source"], index))
                 held += 1
-                cleaned, drops = clean_document(doc, config)
                 first_text = doc["paragraphs"][0]["text"] if doc["paragraphs"] else ""
                 stub = {
                     "doc_id": doc["doc_id"],
@@ -154,6 +156,9 @@ class CleanAndKey(beam.DoFn):
                     "snippet": first_text[: config.snippet_chars],
                     "paragraph_count": len(doc["paragraphs"]),
                 }
+                cleaned, drops, error = clean_or_error(doc, config)
+                if error:
+                    stub["error"] = error
                 pickle.dump((stub, cleaned, drops), work, protocol=pickle.HIGHEST_PROTOCOL)
                 if not cleaned["paragraphs"]:
                     continue
@@ -168,6 +173,17 @@ class CleanAndKey(beam.DoFn):
                             add(2, text_hash(text), (*instance, p["paragraph_index"]))
                             held += 1
         yield from self._write_keys(keys, index, segment)
+
+
+def clean_or_error(doc: dict, config: CleanConfig) -> tuple[dict, list[dict], str]:
+    """clean_document, with any exception caught: (cleaned, drops, "") or
+    (a cleaned document without paragraphs, [], the error), so one document
+    that breaks a rule costs only itself (rejected as `clean_error`)."""
+    try:
+        return (*clean_document(doc, config), "")
+    except Exception as e:  # noqa: BLE001 - fault isolation per document
+        empty = {"doc_id": doc["doc_id"], "cpc_section": doc.get("cpc_section"), "paragraphs": []}
+        return empty, [], f"{type(e).__name__}: {e}"[:300]
 
 
 def grouped_keys(refs, kind: int) -> list[tuple[str, list]]:
@@ -260,6 +276,8 @@ def apply_markers(stub: dict, cleaned: dict | None, drops: list[dict], markers, 
     """
     doc_markers, paragraph_markers = markers
     source = stub["source"]
+    if stub.get("error"):
+        return None, [reject_document(stub, CLEAN_ERROR, stub["error"], config)]
     if source in doc_markers:
         reason, detail = doc_markers[source]
         return None, [reject_document(stub, reason, detail, config)]
@@ -293,8 +311,42 @@ def apply_markers(stub: dict, cleaned: dict | None, drops: list[dict], markers, 
     return cleaned, drops
 
 
+CLEAN_ERROR = "clean_error"
+
+
+class ErrorShareExceeded(RuntimeError):
+    """Cleaning failed on more documents than `clean.max_error_share` allows."""
+
+
+def check_error_share(counts: tuple[int, int, list], max_share: float) -> tuple[int, int, list]:
+    """(documents in, clean errors, a few "doc_id: error" examples) -> the same, or
+    ErrorShareExceeded when the errors' share is over `max_share`."""
+    documents, errors, examples = counts
+    if documents and errors > max_share * documents:
+        raise ErrorShareExceeded(
+            f"{NAME}: cleaning failed on {errors} of {documents} documents ({errors / documents:.1%}), "
+            f"more than max_error_share={max_share}: a rule fails systematically, e.g. "
+            f"{'; '.join(examples)} (`--set clean.max_error_share=1` keeps them as {CLEAN_ERROR} rejects)"
+        )
+    return counts
+
+
+ERROR_EXAMPLES = 3
+
+
+def sum_counts(counts) -> tuple[int, int, list]:
+    """Combine (documents, errors, examples) triples; keeps a few examples."""
+    documents = errors = 0
+    examples: list[str] = []
+    for d, e, ex in counts:
+        documents, errors = documents + d, errors + e
+        examples = sorted(examples + list(ex))[:ERROR_EXAMPLES]
+    return documents, errors, examples
+
+
 class WriteCleanShard(beam.DoFn):
-    """Phase 2: (index, {"markers": BlockRefs}) + the saved shard -> text, sentence table and rejects."""
+    """Phase 2: (index, {"markers": BlockRefs}) + the saved shard -> text, sentence table and
+    rejects; yields the shard's (documents in, clean errors) for the error-share check."""
 
     def __init__(self, config: CleanConfig, output_dir: str, num_shards: int) -> None:
         self._config, self._output_dir, self._num_shards = config, output_dir, num_shards
@@ -312,6 +364,8 @@ class WriteCleanShard(beam.DoFn):
         sentences = filesystems.ParquetShardWriter(
             self._path("sentences", index, ".parquet"), layout.sentence_schema()
         )
+        documents = errors = 0
+        examples: list[str] = []
         # Rejects are written as they come: a shard's list could be large.
         with (
             filesystems.FileSystems.create(self._path("text", index, ".txt")) as text,
@@ -320,6 +374,11 @@ class WriteCleanShard(beam.DoFn):
             for stub, cleaned, drops in read_work(work_path(self._output_dir, index, self._num_shards)):
                 Metrics.counter(NAME, "documents_in").inc()
                 Metrics.counter(NAME, "paragraphs_in").inc(stub["paragraph_count"])
+                documents += 1
+                if stub.get("error"):
+                    errors += 1
+                    if len(examples) < ERROR_EXAMPLES:
+                        examples.append(f"{stub['doc_id']}: {stub['error']}")
                 cleaned, drops = apply_markers(stub, cleaned, drops, markers, config)
                 filesystems.write_jsonl(rejects, drops)
                 progress.tick()
@@ -337,7 +396,7 @@ class WriteCleanShard(beam.DoFn):
                 Metrics.counter(NAME, "sentences_written").inc(len(rows))
                 Metrics.counter(NAME, "chars_written").inc(sum(len(r["text"]) for r in rows))
         sentences.close()
-        yield index
+        yield documents, errors, examples
 
 
 class CleanDocuments(beam.PTransform):
@@ -378,6 +437,8 @@ class CleanDocuments(beam.PTransform):
             {"markers": markers}
             | "JoinMarkers" >> filesystems.JoinByShard(n)
             | "WriteShards" >> beam.ParDo(WriteCleanShard(config, self._output_dir, n))
+            | "CountErrors" >> beam.CombineGlobally(sum_counts)
+            | "CheckErrorShare" >> beam.Map(check_error_share, config.max_error_share)
         )
 
 

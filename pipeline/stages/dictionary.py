@@ -17,7 +17,14 @@ reads as one noun are skipped (`skip_known_nouns`).
 Check: a fixed hash sample of corpus sentences is parsed with the stock
 dictionary and with user.dic; for every dictionary noun found at the start of
 an eojeol we record whether it comes out as one token. The report gives the
-share of those nouns that always come out whole, and before/after examples.
+share of those nouns that always come out whole, and before/after examples;
+and what the entries' costs risk: where an entry overrode a stock analysis
+that was not a split noun (a particle, an ending or a verb under it, or a cut
+into a stock token), with the share of those that were wrong on a hand-checked
+demo sample (`user_dictionary.HAND_CHECKED_OVERRIDES`).
+
+Costs: an added noun's word cost comes from its length (`length_costs`,
+`noun_cost`) unless `cost` is set; see docs/stages.md for the figures.
 """
 
 from __future__ import annotations
@@ -25,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import tempfile
 import time
 import typing
 from collections.abc import Iterable, Iterator, Mapping
@@ -39,9 +45,17 @@ from pipeline.config import ConfigError, DictionaryConfig, PipelineConfig, resol
 from pipeline.io import filesystems
 from pipeline.layout import USER_CSV, USER_DIC
 from pipeline.run.stage import Stage, StageContext
-from pipeline.text.mecab_dictionary import CSV_VERSION, SOURCES, csv_row, format_csv_line, split_csv_line
+from pipeline.text.mecab_dictionary import (
+    CSV_VERSION,
+    SOURCES,
+    csv_row,
+    format_csv_line,
+    noun_cost,
+    split_csv_line,
+)
 from pipeline.text.user_dictionary import (
     CHECK_VERSION,
+    HAND_CHECKED_OVERRIDES,
     Entry,
     check_sentences,
     compile_user_dictionary,
@@ -51,6 +65,7 @@ from pipeline.text.user_dictionary import (
     read_lines,
     sample_key,
     summarize_checks,
+    summarize_overrides,
     term_list_entries,
     user_csv_entries,
     write_entries,
@@ -80,7 +95,8 @@ def extracted_entries(rows: Iterable[Mapping], config: DictionaryConfig, is_know
         if is_known is not None and is_known(r["noun"]):
             Metrics.counter(NAME, "extracted_skipped_known").inc()
             continue
-        row = csv_row(r["noun"], config.pos, tuple(r["parts"] or ()), config.compound_part_pos, config.cost)
+        cost = noun_cost(r["noun"], config.cost, config.length_costs)
+        row = csv_row(r["noun"], config.pos, tuple(r["parts"] or ()), config.compound_part_pos, cost)
         yield Entry(r["noun"], format_csv_line(row), "extracted")
 
 
@@ -143,11 +159,12 @@ class BuildUserDictionary(beam.DoFn):
         Metrics.counter(NAME, "compounds_written").inc(sum(",Compound," in e.line for e in entries))
         Metrics.counter(NAME, "malformed_rows_skipped").inc(len(problems))
 
-        local_dir = tempfile.mkdtemp(prefix="dictionary_")
+        local_dir = filesystems.scratch_folder("dictionary_")
         try:
             local_csv, local_dic = os.path.join(local_dir, USER_CSV), os.path.join(local_dir, USER_DIC)
             write_entries(entries, local_csv)
-            compiled = compile_user_dictionary(local_csv, local_dic)
+            with filesystems.Progress.step(NAME, "compiling the user dictionary (mecab-ko)"):
+                compiled = compile_user_dictionary(local_csv, local_dic)
             dic_bytes = os.path.getsize(local_dic)
             copy_to(local_csv, filesystems.join(self._output_dir, USER_CSV))
             copy_to(local_dic, filesystems.join(self._output_dir, USER_DIC))
@@ -179,7 +196,7 @@ class CheckUserDictionary(beam.DoFn):
     def process(self, sentences, built):
         import mecab
 
-        local_dir = tempfile.mkdtemp(prefix="dictionary_check_")
+        local_dir = filesystems.scratch_folder("dictionary_check_")
         try:
             local_dic = os.path.join(local_dir, USER_DIC)
             copy_from(filesystems.join(self._output_dir, USER_DIC), local_dic)
@@ -190,17 +207,23 @@ class CheckUserDictionary(beam.DoFn):
             )
             max_length = max(map(len, vocabulary), default=0)
             started = time.time()
+            overrides: dict = {}
             checks = check_sentences(
                 sorted(sentences),
                 vocabulary,
                 max_length,
                 self._stock,
                 mecab.MeCab(user_dictionary_path=local_dic),
+                overrides,
             )
             seconds = time.time() - started
         finally:
             shutil.rmtree(local_dir, ignore_errors=True)
         summary = summarize_checks(checks, self._config.examples, self._config.target_single_token_share)
+        summary["stock_overrides"] = {
+            **summarize_overrides(overrides, self._config.examples),
+            "hand_checked": HAND_CHECKED_OVERRIDES,
+        }
         report = {**built, "check": {"sentences": len(sentences), "seconds": round(seconds, 2), **summary}}
         filesystems.write_json(filesystems.join(self._output_dir, REPORT), report)
         yield report

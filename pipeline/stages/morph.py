@@ -21,7 +21,6 @@ One shard in, one shard out: nothing is shuffled.
 from __future__ import annotations
 
 import os
-import tempfile
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -51,7 +50,7 @@ class MorphShard(beam.DoFn):
         # copied once per worker to local disk, where MeCab can mmap it.
         local = None
         if self._user_dictionary:
-            local = os.path.join(tempfile.mkdtemp(prefix="userdic_"), USER_DIC)
+            local = os.path.join(filesystems.scratch_folder("userdic_"), USER_DIC)
             with open(local, "wb") as f:
                 f.write(filesystems.read_bytes(self._user_dictionary))
         self._tagger = MecabBatchTagger(local)

@@ -14,7 +14,7 @@ counts are written as a sorted text file, and one central step loads them with `
 lets soynlp score and extract exactly as `train_extract` would on the same
 sentences (tests/stages/test_nouns.py checks this on the demo corpus). soynlp's
 scoring walks the L-R graph sequentially, so that step cannot be distributed;
-its memory grows linearly with the eojeols kept (`scoring.json`, BENCHMARKS.md).
+its memory grows linearly with the eojeols kept (`scoring.json`, docs/benchmarks.md).
 
 Filters (`noun_filters_v1`), applied in this order, each drop counted as
 `nouns_dropped_<reason>`: low_frequency, unit, number_or_symbol,
@@ -27,7 +27,6 @@ from __future__ import annotations
 import collections
 import os
 import shutil
-import tempfile
 import time
 import typing
 
@@ -233,7 +232,7 @@ class ScoreNouns(beam.DoFn):
         threshold = effective_min_count(histogram, config.min_eojeol_count, config.max_eojeols)
         above_cap = sum(n for c, n in histogram.items() if config.min_eojeol_count <= c < threshold)
         Metrics.counter(NAME, "distinct_eojeols_pruned_max_eojeols").inc(above_cap)
-        local_dir = tempfile.mkdtemp(prefix="nouns_")
+        local_dir = filesystems.scratch_folder("nouns_")
         try:
             local_counts = os.path.join(local_dir, EOJEOL_COUNTS)
             started = time.time()
@@ -248,7 +247,7 @@ class ScoreNouns(beam.DoFn):
             ):
                 kept, total = merge_count_files(shards, threshold, (local, kept_file))
             merged = time.time()
-            with PeakMemory() as memory:
+            with filesystems.Progress.step(NAME, "scoring nouns (soynlp)"), PeakMemory() as memory:
                 nouns = extract_nouns(local_counts, config)
             scored = time.time()
         finally:

@@ -42,9 +42,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import heapq
+import logging
 import os
 import random
-import tempfile
 from collections.abc import Iterable, Iterator
 from itertools import chain
 
@@ -56,7 +56,13 @@ from pipeline import layout
 from pipeline.config import TfrecordsConfig
 from pipeline.io import file_shuffle, filesystems
 from pipeline.layout import SPLITS, OutputSpec, output_specs
-from pipeline.pretraining.bert_instances import BERT_VERSION, bert_bucket_instances, bert_params
+from pipeline.pretraining.bert_instances import (
+    BERT_VERSION,
+    NSP_RULES,
+    NspCounts,
+    bert_bucket_instances,
+    bert_params,
+)
 from pipeline.pretraining.bucketing import bucket_of, seed_for, split_of
 from pipeline.pretraining.electra_packing import ELECTRA_VERSION, electra_bucket_examples
 from pipeline.pretraining.example_writer import BertExampleWriter, example_bytes, write_tfrecord_file
@@ -68,6 +74,10 @@ from pipeline.text.tokenizer import Tokenizer, vocab_size
 NAME = "tfrecords"
 SHARDING_VERSION = "bucket_roundrobin_v1"
 SCRATCH = "_scratch"  # exchange files while the stage runs; deleted by finalize
+# The label-1 (random next) share a BERT output should have; outside it finalize warns.
+NSP_SHARE_RANGE = (0.45, 0.55)
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -94,6 +104,11 @@ def scratch_dir(output_dir: str, spec_name: str) -> str:
     return filesystems.join(output_dir, SCRATCH, spec_name)
 
 
+def nsp_counts_file(output_dir: str, spec_name: str, split: str, bucket: int) -> str:
+    """A bucket's NSP label counts (JSON), read by finalize; the same name on a retry."""
+    return filesystems.join(scratch_dir(output_dir, spec_name), "nsp", f"{split}-{bucket:05d}.json")
+
+
 class TokenizeSentences(beam.DoFn):
     """Morph shard path -> ((split, bucket), BlockRef) for each bucket its sentences reach.
 
@@ -108,7 +123,7 @@ class TokenizeSentences(beam.DoFn):
         self._scratch = scratch
 
     def setup(self):
-        local = os.path.join(tempfile.mkdtemp(prefix="vocab_"), "vocab.txt")
+        local = os.path.join(filesystems.scratch_folder("vocab_"), "vocab.txt")
         with open(local, "wb") as f:
             f.write(filesystems.read_bytes(self._vocab_path))
         self._pieces = PieceCache(Tokenizer(local, pretokenized=True, mode="fast"))
@@ -179,10 +194,16 @@ class BuildExamples(beam.DoFn):
     """
 
     def __init__(
-        self, spec: OutputSpec, vocab_path: str, config: TfrecordsConfig, num_shards: dict, scratch: str
+        self,
+        spec: OutputSpec,
+        vocab_path: str,
+        config: TfrecordsConfig,
+        num_shards: dict,
+        scratch: str,
+        output_dir: str = "",
     ) -> None:
         self._spec, self._vocab_path, self._config = spec, vocab_path, config
-        self._num_shards, self._scratch = num_shards, scratch
+        self._num_shards, self._scratch, self._output_dir = num_shards, scratch, output_dir
 
     def setup(self):
         from pipeline.text.tokenizer import parse_vocab
@@ -203,9 +224,14 @@ class BuildExamples(beam.DoFn):
             if spec.flavour == "bert":
                 documents = group_sentences(sentences)
                 dropped = Metrics.counter(NAME, "instances_dropped_empty_segment").inc
+                nsp = NspCounts(balanced=c.nsp_rule == "balanced")
                 made = bert_bucket_instances(
-                    documents, self._params, c.dupe_factor, rng, self._write, dropped
+                    documents, self._params, c.dupe_factor, rng, self._write, dropped, nsp
                 )
+                Metrics.counter(NAME, f"{spec.name}_{split}_random_next").inc(nsp.random_next)
+                if self._output_dir:
+                    path = nsp_counts_file(self._output_dir, spec.name, split, bucket)
+                    filesystems.write_json(path, nsp.as_dict())
             else:
                 documents = group_documents(sentences)
                 made = [
@@ -350,7 +376,10 @@ class BuildPretrainingRecords(beam.PTransform):
             | "Spread" >> beam.Reshuffle()
             | "Tokenize" >> beam.ParDo(TokenizeSentences(self._vocab_path, c, whole_word, scratch))
             | "GroupByBucket" >> beam.GroupByKey()
-            | "Build" >> beam.ParDo(BuildExamples(self._spec, self._vocab_path, c, num_shards, scratch))
+            | "Build"
+            >> beam.ParDo(
+                BuildExamples(self._spec, self._vocab_path, c, num_shards, scratch, self._output_dir)
+            )
         )
         counts = beam.pvalue.AsDict(built | "Counts" >> beam.Map(built_count))
         pieces = built | "Deal" >> beam.ParDo(DealPieces(num_shards), counts=counts)
@@ -377,12 +406,54 @@ def build(p: beam.Pipeline, ctx: StageContext) -> None:
         )
 
 
+def nsp_report(output_dir: str, spec_name: str, rule: str) -> dict:
+    """An output's NSP labels from its buckets' count files: counts, label-1 share per
+    split and in all, the rule version; a warning (also logged) when the share is
+    outside NSP_SHARE_RANGE."""
+    splits = {}
+    for split in SPLITS:
+        counts = NspCounts()
+        pattern = filesystems.join(scratch_dir(output_dir, spec_name), "nsp", f"{split}-*.json")
+        for path in filesystems.list_files(pattern):
+            counts.add(NspCounts(**filesystems.read_json(path)))
+        splits[split] = counts
+    total = NspCounts()
+    for counts in splits.values():
+        total.add(counts)
+    share = total.share()
+    report = {
+        "rule": NSP_RULES[rule],
+        **total.as_dict(),
+        "random_next_share": None if share is None else round(share, 4),
+        "random_next_share_by_split": {
+            split: None if c.share() is None else round(c.share(), 4) for split, c in splits.items()
+        },
+    }
+    low, high = NSP_SHARE_RANGE
+    if share is not None and not low <= share <= high:
+        pairs = total.random_next + total.actual_next
+        report["warning"] = (
+            f"{spec_name}: label-1 (random next) share {share:.3f} outside {low}-{high}; "
+            f"{total.forced_random} of {pairs} pairs came from one-sentence chunks, which have no "
+            f"real next segment"
+            + (" (tfrecords.nsp_rule: balanced evens out the rest)" if rule == "google" else "")
+        )
+        log.warning("tfrecords: %s", report["warning"])
+    return report
+
+
 def finalize(ctx: StageContext) -> dict:
     """Write each output's schema beside it, validate the output (or `validate_shards` of
-    each split) with TFDV, and report the example counts validated."""
+    each split) with TFDV, and report the example counts validated and, per BERT output,
+    its NSP labels (`nsp_report`)."""
     from pipeline.pretraining import schema_files
 
     config = ctx.config.tfrecords
+    nsp = {
+        spec.name: nsp_report(ctx.output_dir, spec.name, config.nsp_rule)
+        for spec in output_specs(config)
+        if spec.flavour == "bert"
+    }
     filesystems.delete_tree(filesystems.join(ctx.output_dir, SCRATCH))
     report = {}
     for spec in output_specs(config):
@@ -397,6 +468,8 @@ def finalize(ctx: StageContext) -> dict:
             counts[split] = schema_files.validate_files(files, schema_text, config.gzip)
         report[spec.name] = counts
         filesystems.write_json(filesystems.join(folder, "counts.json"), counts)
+    if nsp:
+        report["nsp"] = nsp
     return report
 
 

@@ -154,14 +154,15 @@ def train_vocabularies(ctx: StageContext) -> dict:
     if not sentences:
         raise RuntimeError("vocab: the training sample is empty (no morph sentences?)")
 
-    model, bert_size = train_sentencepiece(
-        sentences,
-        c.bert_vocab_size,
-        model_type=c.model_type,
-        character_coverage=c.character_coverage,
-        max_sentence_bytes=c.max_sentence_bytes,
-        num_threads=c.spm_num_threads,
-    )
+    with filesystems.Progress.step(NAME, f"training SentencePiece on {len(sentences):,} sentences (BERT)"):
+        model, bert_size = train_sentencepiece(
+            sentences,
+            c.bert_vocab_size,
+            model_type=c.model_type,
+            character_coverage=c.character_coverage,
+            max_sentence_bytes=c.max_sentence_bytes,
+            num_threads=c.spm_num_threads,
+        )
     train_sentences = len(sentences)
     del sentences
     pieces = sentencepiece_pieces(model)
@@ -171,7 +172,8 @@ def train_vocabularies(ctx: StageContext) -> dict:
     write_lines(filesystems.join(out, "bert", "vocab.txt"), bert_vocab)
 
     counts = read_word_counts(filesystems.join(out, "electra", "word_counts-*"))
-    electra_vocab = learn_wordpiece(counts, c.electra_vocab_size, c)
+    with filesystems.Progress.step(NAME, f"learning WordPiece from {len(counts):,} words (ELECTRA)"):
+        electra_vocab = learn_wordpiece(counts, c.electra_vocab_size, c)
     write_lines(filesystems.join(out, "electra", "vocab.txt"), electra_vocab)
 
     for flavour, requested, actual in (
@@ -190,7 +192,7 @@ def train_vocabularies(ctx: StageContext) -> dict:
     seen_words = {word for word, _ in counts}
     nouns = sorted(set(read_nouns(filesystems.join(ctx.upstream_dirs[layout.DICTIONARY], layout.USER_CSV))))
     flavours = {}
-    with tempfile.TemporaryDirectory(prefix="vocab_report_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="vocab_report_", dir=filesystems.scratch_root()) as tmp:
         for flavour, lines in (("bert", bert_vocab), ("electra", electra_vocab)):
             path = f"{tmp}/{flavour}.txt"
             with open(path, "w", encoding="utf-8") as f:

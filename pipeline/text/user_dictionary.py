@@ -7,7 +7,9 @@ Out: `Entry`s (one CSV line each, `pipeline.text.mecab_dictionary` format)
      `compile_user_dictionary` -> a compiled `user.dic` (python-mecab-ko's
      bundled `mecab-dict-index`, in a child process); `check_sentences` and
      `summarize_checks` -> per noun, how often it comes out as one token before
-     and after the user dictionary (`single_token_check_v1`).
+     and after the user dictionary, and where a dictionary entry overrode a
+     stock analysis that held a particle, an ending, a verb or cut a stock
+     token (`stock_overrides`; `single_token_check_v2`).
 """
 
 from __future__ import annotations
@@ -31,11 +33,14 @@ from pipeline.text.mecab_dictionary import (
     csv_row,
     csv_row_error,
     format_csv_line,
+    noun_cost,
     parse_term_line,
     split_csv_line,
 )
 
-CHECK_VERSION = "single_token_check_v1"
+# v2: also counts where a dictionary entry overrides a stock analysis that was
+# not a split noun (`stock_overrides`): what a lower cost risks.
+CHECK_VERSION = "single_token_check_v2"
 
 # ------------------------------------------------------------------ entries and merging
 
@@ -102,7 +107,8 @@ def term_list_entries(
             )
             continue
         term, parts = parsed
-        row = csv_row(term, config.pos, parts, config.compound_part_pos, config.cost)
+        cost = noun_cost(term, config.cost, config.length_costs)
+        row = csv_row(term, config.pos, parts, config.compound_part_pos, cost)
         yield Entry(term, format_csv_line(row), "term_list")
 
 
@@ -215,6 +221,53 @@ def is_one_token(morphemes, start: int, end: int) -> bool:
     return any(m.span.start == start and m.span.end == end for m in morphemes)
 
 
+# What the default costs (length_costs) cost, judged by hand on the demo: of the
+# places where a dictionary entry overrode a stock analysis that was not a split
+# noun, how many were the entry's mistake (tests/data/dictionary_overrides_sample.tsv,
+# recomputed by tests/text/test_user_dictionary.py). The stage reports it beside
+# the counts the check makes on the corpus at hand.
+HAND_CHECKED_OVERRIDES = {
+    "sample": "demo corpus, all overrides at the default costs (tests/data/dictionary_overrides_sample.tsv)",
+    "occurrences": 482,
+    "wrong_occurrences": 40,
+    "cases": 75,
+    "wrong_cases": 6,
+    "wrong_occurrences_with_compiler_cost": 16,
+}
+
+
+# Stock POS tags a split noun is made of (nouns, suffixes, prefixes, foreign and number
+# tokens); any other tag (particle, ending, verb, adverb, determiner) under a
+# dictionary entry means the entry may have swallowed it (공정이 -> one token).
+_NOUN_PARTS = ("NN", "XSN", "XPN", "SL", "SN", "SH")
+
+
+def stock_overrides(before, after, vocabulary) -> list[tuple[str, str, str, str]]:
+    """(noun, stock analysis, user analysis, eojeol) where a dictionary entry in the user parse
+    covers a stock morpheme that is not a noun part, or starts or ends inside a stock token.
+
+    These are the places where the entry may be wrong (유입구 -> 유 + 입구) as well as
+    where the stock analysis was (제어부 -> 제/MM + 어부); docs/stages.md gives the
+    hand-checked share on the demo (tests/data/dictionary_overrides_sample.tsv).
+    """
+    spans = {(m.span.start, m.span.end) for m in before}
+    starts, ends = {m.span.start for m in before}, {m.span.end for m in before}
+    out = []
+    for m in after:
+        if m.surface not in vocabulary or (m.span.start, m.span.end) in spans:
+            continue
+        covered = [x for x in before if x.span.start < m.span.end and x.span.end > m.span.start]
+        aligned = m.span.start in starts and m.span.end in ends
+        if aligned and all(x.pos.startswith(_NOUN_PARTS) for x in covered):
+            continue  # a split noun kept whole: what the dictionary is for
+        low = min(x.span.start for x in [*covered, m])
+        high = max(x.span.end for x in [*covered, m])
+        stock = "+".join(f"{x.surface}/{x.pos}" for x in covered)
+        user = "+".join(f"{x.surface}/{x.pos}" for x in after if x.span.start < high and x.span.end > low)
+        out.append((m.surface, stock, user, (low, high)))
+    return out
+
+
 @dataclasses.dataclass
 class NounCheck:
     occurrences: int = 0
@@ -225,21 +278,43 @@ class NounCheck:
     sentence: str = ""
 
 
+@dataclasses.dataclass
+class Override:
+    occurrences: int = 0
+    user: str = ""  # the user dictionary's analysis of the first occurrence
+    eojeol: str = ""
+
+
+def eojeol_at(sentence: str, low: int, high: int) -> str:
+    start = sentence.rfind(" ", 0, low) + 1
+    end = sentence.find(" ", high)
+    return sentence[start : len(sentence) if end < 0 else end]
+
+
 def check_sentences(
-    sentences: Iterable[str], vocabulary, max_length: int, stock, user
+    sentences: Iterable[str], vocabulary, max_length: int, stock, user, overrides: dict | None = None
 ) -> dict[str, NounCheck]:
     """Parse each sentence with both taggers; per dictionary noun, how often it is one token.
 
     An occurrence counts only where the user-dictionary parse has token
     boundaries at both ends of the noun: `스크` found at the start of `스크린을`
-    is not an occurrence of the noun 스크 (스크린 is one token).
+    is not an occurrence of the noun 스크 (스크린 is one token). With
+    `overrides`, {(noun, stock analysis): Override} of `stock_overrides` is filled in.
     """
     checks: dict[str, NounCheck] = {}
     for sentence in sentences:
         occurrences = noun_occurrences(sentence, vocabulary, max_length)
-        if not occurrences:
+        if not occurrences and overrides is None:
             continue
         before, after = stock.parse(sentence), user.parse(sentence)
+        if overrides is not None:
+            for noun, stock_analysis, user_analysis, (low, high) in stock_overrides(
+                before, after, vocabulary
+            ):
+                found = overrides.setdefault((noun, stock_analysis), Override())
+                if not found.occurrences:
+                    found.user, found.eojeol = user_analysis, eojeol_at(sentence, low, high)
+                found.occurrences += 1
         starts, ends = {m.span.start for m in after}, {m.span.end for m in after}
         for start, end, noun in occurrences:
             if start not in starts or end not in ends:
@@ -254,6 +329,20 @@ def check_sentences(
             check.whole_before += whole_before
             check.whole_after += whole_after
     return checks
+
+
+def summarize_overrides(overrides: Mapping[tuple[str, str], Override], examples: int) -> dict:
+    """Overrides of a stock analysis that was not a split noun: counts and the most frequent."""
+    ranked = sorted(overrides.items(), key=lambda kv: (-kv[1].occurrences, kv[0]))
+    return {
+        "occurrences": sum(o.occurrences for o in overrides.values()),
+        "cases": len(overrides),
+        "nouns": len({noun for noun, _ in overrides}),
+        "examples": [
+            {"noun": noun, "stock": stock, "user": o.user, "eojeol": o.eojeol, "occurrences": o.occurrences}
+            for (noun, stock), o in ranked[:examples]
+        ],
+    }
 
 
 def summarize_checks(checks: Mapping[str, NounCheck], examples: int, target: float) -> dict:

@@ -3,18 +3,21 @@
 Works on any such files (this pipeline's, Google's, ELECTRA's): the flavour and
 lengths are read from the records. Prints examples and tokens, fill and padding
 share, NSP balance, masked-count distribution, UNK rate, a length histogram,
-the most frequent tokens and three decoded examples; writes `stats.json` and
-`stats.html` (TFDV's statistics view and the length histogram as an SVG).
+the most frequent tokens and three decoded examples; writes `stats.json`,
+`stats.html` (figures, inline SVG charts and tables, train and eval side by side
+when the files span both TFX splits; offline, no external reference) and TFDV's
+statistics as data (`tfdv_statistics.pb`, read with `tfdv.load_stats_binary`).
 """
 
 from __future__ import annotations
 
 import collections
-import html
 import os
+import struct
 from collections.abc import Iterable, Sequence
 
 from pipeline.io import filesystems
+from pipeline.tools import html_page as page
 
 ID_NAMES = ("input_ids", "input_word_ids")
 SEGMENT_NAMES = ("segment_ids", "input_type_ids")
@@ -29,15 +32,49 @@ def expand_paths(path_or_glob: str) -> list[str]:
     return filesystems.list_files(path_or_glob)
 
 
+def _masked_crc32c(data: bytes) -> int:
+    """TFRecord's masked CRC-32C of `data`."""
+    import google_crc32c
+
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def read_records(path: str) -> Iterable[bytes]:
+    """The serialized records of one TFRecord file (GZIP when the name ends in .gz).
+
+    Reads the framing (length, CRC, data, CRC) itself rather than through tf.data,
+    whose iterator logs an OUT_OF_RANGE warning at the end of every file; the CRCs
+    are not checked (these are figures, not a validation)."""
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+
+    compression = CompressionTypes.GZIP if path.endswith(".gz") else CompressionTypes.UNCOMPRESSED
+    with FileSystems.open(path, compression_type=compression) as f:
+        while True:
+            header = f.read(12)
+            if not header:
+                return
+            if len(header) < 12:
+                raise ValueError(f"{path}: truncated TFRecord header")
+            (length,) = struct.unpack("<Q", header[:8])
+            # The length's own CRC: a file that is not a TFRecord (a Parquet shard)
+            # fails here instead of asking for a read of a huge "length".
+            if struct.unpack("<I", header[8:])[0] != _masked_crc32c(header[:8]):
+                raise ValueError(f"{path}: not a TFRecord file (bad record header)")
+            data = f.read(length + 4)
+            if len(data) < length + 4:
+                raise ValueError(f"{path}: truncated TFRecord")
+            yield data[:length]
+
+
 def iter_examples(files: Sequence[str], limit: int | None = None) -> Iterable[dict[str, list]]:
     """Feature dicts of the records in `files` (GZIP when the name ends in .gz)."""
-    import tensorflow as tf
     from tensorflow.core.example import example_pb2
 
     n = 0
     for path in files:
-        compression = "GZIP" if path.endswith(".gz") else ""
-        for record in tf.data.TFRecordDataset([path], compression_type=compression).as_numpy_iterator():
+        for record in read_records(path):
             example = example_pb2.Example.FromString(record)
             features = {}
             for name, feature in example.features.feature.items():
@@ -160,42 +197,216 @@ def format_text(stats: dict) -> str:
     return "\n".join(lines)
 
 
-def histogram_svg(bins: list[dict], width: int = 640, height: int = 200) -> str:
-    peak = max([b["count"] for b in bins] + [1])
-    bar = width / max(1, len(bins))
-    rects = []
-    for i, b in enumerate(bins):
-        h = (height - 20) * b["count"] / peak
-        rects.append(
-            f'<rect x="{i * bar:.1f}" y="{height - 20 - h:.1f}" width="{bar - 2:.1f}" height="{h:.1f}" '
-            f'fill="#4a7ab7"><title>{b["from"]}-{b["to"]}: {b["count"]}</title></rect>'
-            f'<text x="{i * bar:.1f}" y="{height - 5}" font-size="9">{b["from"]}</text>'
+def split_name(path: str) -> str:
+    """'train' for `.../Split-train/part-*`, '' for files outside a TFX split folder."""
+    folder = os.path.basename(os.path.dirname(path))
+    return folder[len("Split-") :] if folder.startswith("Split-") else ""
+
+
+def split_groups(files: Sequence[str]) -> dict[str, list[str]]:
+    """Files by TFX split (train first, then eval, then the rest); one group '' when none."""
+    groups: dict[str, list[str]] = collections.defaultdict(list)
+    for path in files:
+        groups[split_name(path)].append(path)
+    order = {"train": 0, "eval": 1}
+    return {k: groups[k] for k in sorted(groups, key=lambda k: (order.get(k, 2), k))}
+
+
+def _masked_mean(stats: dict) -> float | None:
+    dist = stats.get("masked_count_distribution")
+    if not dist or not stats["examples"]:
+        return None
+    return sum(int(k) * v for k, v in dist.items()) / stats["examples"]
+
+
+def figures_table(summaries: dict[str, dict]) -> str:
+    """The summaries' main figures, one column per split (or per input)."""
+    names = list(summaries)
+
+    def row(label, key, fmt):
+        return [label, *(fmt(s.get(key)) if key in s else page.MISSING for s in summaries.values())]
+
+    rows = [
+        row("examples read", "examples", page.fmt_int),
+        row("tokens", "tokens", page.fmt_int),
+        row("sequence length", "seq_length", page.fmt_int),
+        row("fill (tokens / slots)", "fill", page.fmt_pct),
+        row("padding share", "padding_share", page.fmt_pct),
+        row("UNK rate", "unk_rate", lambda v: page.fmt_pct(v, 3)),
+        row("NSP random next (label 1)", "nsp_random_next_share", page.fmt_pct),
+        [
+            "masked positions per example (mean)",
+            *(page.fmt_float(_masked_mean(s), 2) for s in summaries.values()),
+        ],
+    ]
+    return page.table(["", *names], rows, [False, *[True] * len(names)])
+
+
+def figures_html(summaries: dict[str, dict]) -> str:
+    """Figures table, length histogram and masked-count chart; splits side by side."""
+    shares = {}
+    for name, s in summaries.items():
+        n = max(1, s["examples"])
+        shares[name] = [b["count"] / n for b in s["length_histogram"]]
+    first = next(iter(summaries.values()))
+    bins = [f"{b['from']}-{b['to']}" for b in first["length_histogram"]]
+    charts = [
+        page.bar_chart(
+            bins,
+            shares,
+            title="Example length (tokens before padding), share of examples",
+            y_label="examples",
+            percent=True,
         )
-    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{"".join(rects)}</svg>'
+    ]
+    masked = {name: s.get("masked_count_distribution") for name, s in summaries.items()}
+    if any(masked.values()):
+        counts = sorted({int(k) for dist in masked.values() if dist for k in dist})
+        charts.append(
+            page.bar_chart(
+                [str(c) for c in counts],
+                {
+                    name: [(dist or {}).get(str(c), 0) / max(1, summaries[name]["examples"]) for c in counts]
+                    for name, dist in masked.items()
+                },
+                title="Masked positions per example, share of examples",
+                percent=True,
+            )
+        )
+    return figures_table(summaries) + page.grid(*charts)
 
 
-def html_report(stats: dict, text: str, tfdv_html: str = "") -> str:
-    return (
-        "<!doctype html><meta charset='utf-8'><title>TFRecord stats</title>"
-        f"<h1>TFRecord stats</h1><pre>{html.escape(text)}</pre>"
-        f"<h2>Length histogram</h2>{histogram_svg(stats['length_histogram'])}"
-        + (f"<h2>TFDV statistics</h2>{tfdv_html}" if tfdv_html else "")
-    )
+def _decoded_rows(examples: list[dict]) -> list[list]:
+    rows = []
+    for i, example in enumerate(examples, 1):
+        masked = ", ".join(f"{m['position']}→{m['label']}" for m in example.get("masked", []))
+        nsp = example.get("next_sentence_label")
+        rows.append(
+            [
+                i,
+                page.Raw(f'<span class="wrap">{page.esc(example["text"])}</span>'),
+                masked,
+                "" if nsp is None else nsp,
+            ]
+        )
+    return rows
 
 
-def tfdv_view(files: Sequence[str]) -> str:
-    """TFDV's statistics view of the files as HTML ('' when TFDV cannot make it)."""
+def html_report(stats: dict, tfdv_features: list[dict] | None = None, tfdv_note: str = "") -> str:
+    """stats.html: figures (splits side by side when the files hold several), charts,
+    top tokens, decoded examples and TFDV's per-feature statistics as a table."""
+    summaries = stats.get("splits") or {"all files": stats}
+    sections = [
+        (
+            "figures",
+            "Figures",
+            page.note(
+                f"{stats['flavour']} records, sequence length {stats['seq_length']}, "
+                f"{stats.get('files', '?')} files, {stats['examples']:,} examples read"
+            )
+            + figures_html(summaries),
+        ),
+        (
+            "tokens",
+            "Most frequent tokens",
+            page.table(
+                ["token", "id", "count"],
+                [
+                    [t["token"] if t["token"] is not None else page.MISSING, t["id"], t["count"]]
+                    for t in stats["top_tokens"]
+                ],
+                [False, True, True],
+            ),
+        ),
+        (
+            "examples",
+            "Decoded examples",
+            page.table(
+                ["#", "tokens", "masked (position→label)", "NSP label"],
+                _decoded_rows(stats["examples_decoded"]),
+                [True, False, False, True],
+            ),
+        ),
+    ]
+    if tfdv_features is not None or tfdv_note:
+        body = page.note(tfdv_note) if tfdv_note else ""
+        if tfdv_features:
+            body += page.table(
+                [
+                    "feature",
+                    "type",
+                    "present in",
+                    "values per example (min / avg / max)",
+                    "mean",
+                    "min",
+                    "max",
+                    "zeros",
+                ],
+                [
+                    [
+                        f["name"],
+                        f["type"],
+                        f["num_non_missing"],
+                        f"{f['min_num_values']} / {f['avg_num_values']:.1f} / {f['max_num_values']}",
+                        page.fmt_float(f.get("mean"), 2),
+                        page.fmt_float(f.get("min"), 0),
+                        page.fmt_float(f.get("max"), 0),
+                        page.fmt_int(f.get("num_zeros")),
+                    ]
+                    for f in tfdv_features
+                ],
+                [False, False, True, True, True, True, True, True],
+            )
+        sections.append(("tfdv", "TFDV statistics", body))
+    return page.page("TFRecord stats", f"{stats['flavour']}-{stats['seq_length']}", sections)
+
+
+TFDV_FILE = "tfdv_statistics.pb"
+
+
+def tfdv_statistics(files: Sequence[str], out: str) -> tuple[list[dict] | None, str]:
+    """TFDV's statistics of the files, written to `out/tfdv_statistics.pb` (a
+    DatasetFeatureStatisticsList, `tfdv.load_stats_binary` reads it) -> (per-feature
+    rows for the page, a note). (None, why) when TFDV cannot make them."""
     try:
         import tensorflow_data_validation as tfdv
-        from tensorflow_data_validation.utils.display_util import get_statistics_html
 
-        folder = os.path.dirname(files[0])
+        folders = sorted({os.path.dirname(f) for f in files})
         ext = ".gz" if files[0].endswith(".gz") else ""
-        pattern = files[0] if len(files) == 1 else os.path.join(folder, "*.tfrecord" + ext)
-        stats = tfdv.generate_statistics_from_tfrecord(data_location=pattern)
-        return get_statistics_html(stats)
-    except Exception as e:  # the text report stands on its own
-        return f"<p>TFDV view unavailable: {html.escape(str(e))}</p>"
+        if len(files) == 1:
+            pattern = files[0]
+        elif len(folders) == 1:
+            pattern = os.path.join(folders[0], "*.tfrecord" + ext)
+        else:  # train and eval: every split folder
+            pattern = os.path.join(os.path.commonpath(folders), "*", "*.tfrecord" + ext)
+        path = filesystems.join(out, TFDV_FILE)
+        stats = tfdv.generate_statistics_from_tfrecord(data_location=pattern, output_path=path)
+    except Exception as e:  # the rest of the page stands on its own
+        return None, f"TFDV statistics unavailable: {e}"
+    return tfdv_feature_rows(
+        stats
+    ), f"Computed by TFDV over {pattern}; the full statistics are in {TFDV_FILE}."
+
+
+def tfdv_feature_rows(stats) -> list[dict]:
+    """A DatasetFeatureStatisticsList -> one dict per feature of its first dataset."""
+    rows = []
+    for feature in stats.datasets[0].features if stats.datasets else []:
+        kind = feature.WhichOneof("stats")
+        detail = getattr(feature, kind) if kind else None
+        common = detail.common_stats if detail is not None else None
+        row = {
+            "name": ".".join(feature.path.step) or feature.name,
+            "type": feature.DESCRIPTOR.fields_by_name["type"].enum_type.values_by_number[feature.type].name,
+            "num_non_missing": int(common.num_non_missing) if common else 0,
+            "min_num_values": int(common.min_num_values) if common else 0,
+            "avg_num_values": float(common.avg_num_values) if common else 0.0,
+            "max_num_values": int(common.max_num_values) if common else 0,
+        }
+        if kind == "num_stats":
+            row.update(mean=detail.mean, min=detail.min, max=detail.max, num_zeros=int(detail.num_zeros))
+        rows.append(row)
+    return rows
 
 
 def default_out(first_file: str) -> str:
@@ -238,11 +449,17 @@ def stats_command(
         vocab = [t for t, _ in sorted(token_ids.items(), key=lambda kv: kv[1])]
     stats = summarize(itertools.chain([first], examples), vocab)
     stats["files"] = len(files)
+    groups = split_groups(files)
+    if len(groups) > 1:  # train and eval side by side in the HTML (each read up to `limit`)
+        stats["splits"] = {
+            name or "other": summarize(iter_examples(group, limit), vocab) for name, group in groups.items()
+        }
     text = format_text(stats)
     print(text)
     out = out or default_out(files[0])
+    features, tfdv_note = tfdv_statistics(files, out) if with_tfdv else (None, "")
     filesystems.write_json(filesystems.join(out, "stats.json"), stats)
-    report = html_report(stats, text, tfdv_view(files) if with_tfdv else "")
+    report = html_report(stats, features, tfdv_note)
     filesystems.write_bytes(filesystems.join(out, "stats.html"), report.encode("utf-8"))
     print(f"wrote {filesystems.join(out, 'stats.json')} and stats.html", file=sys.stderr)
     return 0

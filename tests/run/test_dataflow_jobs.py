@@ -165,10 +165,10 @@ def test_build_job_needs_the_dataflow_runner(tmp_path, tiny_inputs, capsys):
 # ------------------------------------------------------------------ offline Dataflow jobs
 
 # Transforms each stage's job must contain (for nouns and dictionary, the
-# single-worker steps README's "Global steps" names); a stage missing here is
+# single-worker steps docs/dataflow.md's "Global steps" names); a stage missing here is
 # still built and checked for its image.
 EXPECTED_TRANSFORMS = {
-    "ingest": {"Ingest/Match0", "Ingest/JoinFiles", "Ingest/WriteShards"},
+    "ingest": {"Ingest/Match", "Ingest/JoinFiles", "Ingest/WriteShards"},
     "clean": {
         "Clean/Match",
         "Clean/CleanAndKey",
@@ -200,7 +200,7 @@ def offline(monkeypatch):
     then 2 to 5 s per bucket check, four per stage) and change nothing in the
     job, since Beam then goes on without credentials and without its
     soft-delete warning, which is what these patches give at once.
-    `python -m pipeline build-job` runs without them (README gives timings).
+    `python -m pipeline build-job` runs without them (docs/dataflow.md gives timings).
     """
     import socket
 

@@ -118,6 +118,7 @@ def test_every_stage_is_byte_identical_across_runner_modes_and_workers(demo_copy
         "tfrecords",
         "--config",
         demo_copy,
+        "--",
         "--direct_running_mode=in_memory",
         "--direct_num_workers=1",
     )

@@ -443,7 +443,7 @@ def test_missing_stage_file_refuses_before_anything_is_deleted(
 
 def test_bad_beam_flag_refuses_before_anything_is_deleted(tmp_path, tiny_inputs):
     before = _fake_output(tmp_path / "out", "clean")
-    done = run_cli(write_config(tmp_path, tiny_inputs), "stage", "clean", "--direct_num_workers=abc")
+    done = run_cli(write_config(tmp_path, tiny_inputs), "stage", "clean", "--", "--direct_num_workers=abc")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: Beam flags: argument --direct_num_workers: invalid int value: 'abc'"

@@ -205,3 +205,52 @@ def test_dedup_keys_from_different_shards_meet_in_their_partition(tmp_path):
         (1, ("duplicate_document", "b.xml", -1, "same text as KR1")),
         (1, ("duplicate_paragraph", "b.xml", 0, "same text as KR1#2")),
     ]
+
+
+def _write_ingest_shard(folder, rows):
+    folder.mkdir()
+    table = pa.Table.from_pylist(rows, schema=layout.paragraph_schema())
+    pq.write_table(table, str(folder / "part-00000-of-00001.parquet"))
+
+
+def test_a_document_that_breaks_cleaning_costs_only_itself(tmp_path, monkeypatch):
+    real = clean.clean_document
+
+    def breaks_on_bad(doc, config):
+        if doc["doc_id"] == "BAD":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(doc, config)
+
+    monkeypatch.setattr(clean, "clean_document", breaks_on_bad)
+    rows = []
+    for doc_id in ("KR1", "BAD", "KR2"):
+        rows += _rows(doc_id, "H", [("abstract", f"본 발명은 {doc_id} 이차전지의 양극에 관한 것이다.")])
+    src = tmp_path / "ingest"
+    _write_ingest_shard(src, rows)
+    out = tmp_path / "clean"
+    with TestPipeline() as p:
+        _ = p | CleanDocuments(str(src / "*.parquet"), 1, CleanConfig(max_error_share=0.5), str(out))
+    assert {r["doc_id"] for r in _sentences(out)} == {"KR1", "KR2"}
+    rejects = [
+        json.loads(x) for x in (out / "rejects" / "part-00000-of-00001.jsonl").read_text().splitlines()
+    ]
+    assert [(r["doc_id"], r["kind"], r["reason"]) for r in rejects] == [("BAD", "document", "clean_error")]
+    assert rejects[0]["detail"] == "RecursionError: maximum recursion depth exceeded"
+    assert rejects[0]["snippet"].startswith("본 발명은 BAD")
+
+    # One failing document in three is far over the default share: the stage fails, loudly.
+    with (
+        pytest.raises(
+            Exception,
+            match=r"cleaning failed on 1 of 3 documents .* max_error_share=0.01: .* e\.g\. BAD: RecursionError",
+        ),
+        TestPipeline() as p,
+    ):
+        _ = p | CleanDocuments(str(src / "*.parquet"), 1, CleanConfig(), str(tmp_path / "again"))
+
+
+def test_check_error_share():
+    assert clean.check_error_share((100, 1, ["A: E"]), 0.01) == (100, 1, ["A: E"])
+    with pytest.raises(clean.ErrorShareExceeded, match="e.g. A: E; B: E"):
+        clean.check_error_share((100, 2, ["A: E", "B: E"]), 0.01)
+    assert clean.sum_counts([(3, 1, ["B: x"]), (4, 2, ["A: y", "C: z"])]) == (7, 3, ["A: y", "B: x", "C: z"])

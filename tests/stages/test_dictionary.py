@@ -11,7 +11,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 
 from pipeline.config import ConfigError, DictionaryConfig, NounsConfig, PipelineConfig, RunnerConfig
 from pipeline.stages import dictionary
-from pipeline.text import noun_extraction, noun_filters
+from pipeline.text import noun_extraction, noun_filters, user_dictionary
 from tests.helpers import demo_golden, run_cli
 
 
@@ -49,8 +49,8 @@ def test_compile_user_dictionary_transform(tmp_path):
 
     assert (out / "user.csv").read_text(encoding="utf-8") == (
         "열중착,,,,NNP,*,T,열중착,*,*,*,*\n"
-        "제어부,,,,NNP,*,F,제어부,*,*,*,*\n"
-        "합성세제액,,,,NNP,*,T,합성세제액,Compound,*,*,합성/NNG/*+세제/NNG/*+액/NNG/*\n"
+        "제어부,,,500,NNP,*,F,제어부,*,*,*,*\n"  # costs by length (dictionary.length_costs)
+        "합성세제액,,,0,NNP,*,T,합성세제액,Compound,*,*,합성/NNG/*+세제/NNG/*+액/NNG/*\n"
     )
     assert (out / "user.dic").stat().st_size > 0
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -60,6 +60,15 @@ def test_compile_user_dictionary_transform(tmp_path):
     assert check["single_token_share"] == 1.0 and check["single_token_share_before"] == 0.0
     fixed = {e["noun"]: e["before"] for e in check["examples_fixed"]}
     assert fixed == {"합성세제액": "합성/세/제액", "열중착": "열중/착하", "제어부": "제/어부"}
+    # Where an entry overrode a stock analysis that was not a split noun (all right here).
+    overrides = check["stock_overrides"]
+    assert (overrides["occurrences"], overrides["cases"], overrides["nouns"]) == (3, 3, 3)
+    assert [(e["noun"], e["stock"], e["user"]) for e in overrides["examples"]] == [
+        ("열중착", "열중/NNG+착하/NNG", "열중착/NNP+하/VV"),
+        ("제어부", "제/MM+어부/NNG", "제어부/NNP"),
+        ("합성세제액", "합성/NNG+세/MM+제액/NNG", "합성세제액/NNP"),
+    ]
+    assert overrides["hand_checked"] == user_dictionary.HAND_CHECKED_OVERRIDES
 
 
 # ------------------------------------------------------------------ end to end
@@ -119,13 +128,15 @@ def test_demo_run_extracts_nouns_and_keeps_them_whole(demo_copy, tmp_path):
     noun = "이산화탄소"
     assert noun in {r["noun"] for r in rows[: nc["nouns_written"]]}
     with open(root / "dictionary" / "user.csv", encoding="utf-8") as f:
-        assert f"{noun},,,,NNP,*,F,{noun},*,*,*,*\n" in f.read()
+        assert f"{noun},,,0,NNP,*,F,{noun},*,*,*,*\n" in f.read()
     sentence = next(s for s in sentences if noun in s)
     stock = mecab.MeCab()
     user = mecab.MeCab(user_dictionary_path=str(root / "dictionary" / "user.dic"))
     assert noun not in stock.morphs(sentence) and noun in user.morphs(sentence)
     check = dict_manifest["report"]["check"]
     assert check["single_token_share"] > check["single_token_share_before"]
+    assert check["meets_target"] and check["single_token_share"] == 0.9813  # default length costs
+    assert check["stock_overrides"]["occurrences"] == 482 and check["stock_overrides"]["cases"] == 75
     assert check["nouns_fixed"] > 50 and check["examples_fixed"]
 
     # Reruns give byte-identical outputs, whatever the runner mode and worker count.
@@ -138,6 +149,7 @@ def test_demo_run_extracts_nouns_and_keeps_them_whole(demo_copy, tmp_path):
         "--stages",
         "nouns,dictionary",
         "--force",
+        "--",
         "--direct_running_mode=in_memory",
         "--direct_num_workers=1",
     )

@@ -296,7 +296,10 @@ def test_demo_run_to_tfrecords(demo_tfrecords):
 
     out = pathlib.Path(demo_tfrecords) / "tfrecords"
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["report"] == demo_golden()["tfrecords_examples"]
+    report = dict(manifest["report"])
+    nsp = report.pop("nsp")
+    assert report == demo_golden()["tfrecords_examples"]
+    assert 0.45 <= nsp["bert-128"]["random_next_share"] <= 0.55 and "warning" not in nsp["bert-128"]
     for name in ("bert-128", "electra-128"):
         assert (out / name / "schema.pbtxt").exists()
         assert len(list((out / name / "Split-train").iterdir())) == 8
@@ -321,3 +324,32 @@ def test_cyclic_gc_paused_restores_the_former_state():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_nsp_report_sums_the_buckets_and_warns_outside_the_range(tmp_path, caplog):
+    out = str(tmp_path)
+    for split, bucket, counts in [
+        ("train", 0, {"random_next": 40, "actual_next": 50, "forced_random": 3}),
+        ("train", 1, {"random_next": 10, "actual_next": 0, "forced_random": 10}),
+        ("eval", 0, {"random_next": 5, "actual_next": 5, "forced_random": 0}),
+    ]:
+        filesystems.write_json(R.nsp_counts_file(out, "bert-128", split, bucket), counts)
+    report = R.nsp_report(out, "bert-128", "balanced")
+    assert report == {
+        "rule": "google_bert_instances_v3",
+        "random_next": 55,
+        "actual_next": 55,
+        "forced_random": 13,
+        "random_next_share": 0.5,
+        "random_next_share_by_split": {"train": 0.5, "eval": 0.5},
+    }
+    filesystems.write_json(
+        R.nsp_counts_file(out, "bert-128", "eval", 1),
+        {"random_next": 30, "actual_next": 0, "forced_random": 30},
+    )
+    with caplog.at_level("WARNING"):
+        report = R.nsp_report(out, "bert-128", "google")
+    assert report["rule"] == "google_bert_instances_v2"
+    assert report["random_next_share"] == round(85 / 140, 4)
+    assert "43 of 140 pairs came from one-sentence chunks" in report["warning"]
+    assert report["warning"] in caplog.text

@@ -123,3 +123,19 @@ def test_bundled_seed_terms_parse_and_are_split_by_the_stock_dictionary():
     assert len(terms) >= 100 and all(isinstance(t, tuple) for t in terms)
     stock = mecab.MeCab()
     assert [term for term, _ in terms if len(stock.parse(term)) == 1] == []
+
+
+def test_noun_cost_by_length_unless_a_cost_is_set():
+    costs = (1000, 500, 0)
+    assert [
+        mecab_dictionary.noun_cost(s, None, costs) for s in ("가", "입구", "전구체", "열교환기", "표면에너지")
+    ] == [
+        1000,
+        1000,
+        500,
+        0,
+        0,
+    ]
+    assert mecab_dictionary.noun_cost("표면에너지", 2953, costs) == 2953
+    assert mecab_dictionary.noun_cost("표면에너지", None, ()) is None  # the compiler assigns it
+    assert mecab_dictionary.noun_cost("전구체", None, (800,)) == 800

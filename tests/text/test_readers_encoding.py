@@ -95,3 +95,17 @@ def test_kipo_control_characters_become_spaces_instead_of_failing_the_file():
     assert pairs(pub) == [("technical_field", "본 발명은  기판 에  관한 \x7f것이다.")]
     # Inside a tag name the space still breaks the markup.
     assert reason(parse_kipo_xml, b"<KI\x01PO><p>a</p></KIPO>", "a.xml", "a") == "malformed_xml"
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_text_without_bom_is_text_not_binary(codec):
+    # Its ASCII characters put NUL bytes at every other offset: not binary.
+    text = "【발명의 명칭】 반도체 장치\n【기술분야】\n본 발명은 반도체 (SiO2, 10 nm)에 관한 것이다.\n"
+    assert decode_bytes(text.encode(codec)) == text
+
+
+def test_binary_with_nuls_at_both_parities_stays_binary():
+    data = bytes(range(256)) * 64
+    with pytest.raises(InputRejected) as exc:
+        decode_bytes(data)
+    assert exc.value.reason == "binary_file"

@@ -264,3 +264,51 @@ def test_kipo_gzip():
     with pytest.raises(InputRejected) as exc:
         readers.maybe_gunzip(gzip.compress(b"x" * 10_000), max_size=1000)
     assert exc.value.reason == "decompressed_too_large"
+
+
+# ------------------------------------------------ faults that must cost one unit at most
+
+
+def _one_paragraph(p_content: str) -> bytes:
+    body = (
+        "<PatentCAFDOC><description><technical-field>"
+        f"<p>{p_content}</p>"
+        "</technical-field></description></PatentCAFDOC>"
+    )
+    return kipo(body=body).encode("utf-8")
+
+
+def test_3000_nested_inline_tags_in_a_paragraph_parse_without_recursion():
+    # Was RecursionError (the whole ingest stage failed); the walk is iterative now.
+    data = _one_paragraph("<b>" * 3000 + "본 발명은 깊은 중첩이다." + "</b>" * 3000 + " 끝.")
+    assert len(data) > 20_000
+    pub = parse_kipo_xml(data, "deep.xml", "deep")
+    assert pairs(pub) == [("technical_field", "본 발명은 깊은 중첩이다. 끝.")]
+
+
+def test_3000_nested_unknown_block_tags_parse_without_recursion():
+    nested = "<div>" * 3000 + "<p>본 발명은 블록 안의 문단이다.</p>" + "</div>" * 3000
+    body = (
+        f"<PatentCAFDOC><description><technical-field>{nested}</technical-field></description></PatentCAFDOC>"
+    )
+    pub = parse_kipo_xml(kipo(body=body).encode("utf-8"), "deep.xml", "deep")
+    assert pairs(pub) == [("technical_field", "본 발명은 블록 안의 문단이다.")]
+
+
+def test_nested_inline_and_block_text_keeps_document_order():
+    # The iterative walks give what the recursive ones gave: tails after content.
+    data = _one_paragraph("가<b>나<i>다</i>라<br/>마</b>바<tables><table>표</table></tables>사")
+    assert pairs(parse_kipo_xml(data, "a.xml", "a")) == [("technical_field", "가나다라\n마바사")]
+
+
+@pytest.mark.parametrize(
+    "ref", ["&#1;", "&#x1;", "&#0;", "&#xD800;", "&#xFFFE;", "&#1114112;", "&#" + "9" * 30 + ";"]
+)
+def test_reference_to_a_forbidden_character_drops_the_character_not_the_document(ref):
+    pub = parse_kipo_xml(_one_paragraph(f"본 발명은{ref} 제어 문자이다."), "c.xml", "c")
+    assert pairs(pub) == [("technical_field", "본 발명은 제어 문자이다.")]
+
+
+def test_references_to_allowed_characters_are_kept():
+    pub = parse_kipo_xml(_one_paragraph("A&#x42;&#67;&#x0009;&#xAC00;"), "c.xml", "c")
+    assert pairs(pub) == [("technical_field", "ABC\t가")]

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.text import readers
 from pipeline.text.publication import InputRejected, Publication
 from pipeline.text.readers import (
     iter_jsonl,
     iter_parquet,
+    parse_jsonl_line,
     parse_record,
 )
 from tests.text.reader_samples import (
@@ -62,7 +64,7 @@ def test_parse_record_sections_and_ignored_keys():
         ("tech_problem", "과제이다."),
         ("tech_problem", "두 번째 과제이다."),
         ("description_of_embodiments", "실시예이다."),
-        ("description", "어디에도 없는 섹션."),
+        # "신규 섹션" is not a known section key: ignored (an allow-list).
         ("claims", "기판을 포함하는 소자."),
         ("claims", "제1항에 있어서, 두께가 10 nm인 소자."),
         ("abstract", "저온에서 산화막을 형성한다."),
@@ -311,3 +313,72 @@ def test_iter_parquet_non_seekable_stream(tmp_path):
 
     (pub,) = iter_parquet(Stream((tmp_path / "a.parquet").read_bytes()), "a.parquet")
     assert pub.doc_id == "A"
+
+
+# ------------------------------------------------ faults that must cost one unit at most
+
+
+def test_lone_surrogate_in_text_is_repaired_and_in_id_rejected():
+    # Valid JSON, not encodable as UTF-8: the Parquet writer failed on it.
+    good = parse_jsonl_line('{"id": "KR1", "abstract": "본 발명은 \\ud800 이다."}', "a.jsonl:1")
+    assert isinstance(good, Publication)
+    assert good.paragraphs[0].text == "본 발명은 \ufffd 이다."
+    good.paragraphs[0].text.encode("utf-8")
+    bad = parse_jsonl_line('{"id": "KR\\udfff", "abstract": "본 발명은 이다."}', "a.jsonl:2")
+    assert isinstance(bad, InputRejected) and bad.reason == "bad_record"
+    assert "surrogate" in bad.detail
+
+
+def test_id_of_4301_digits_is_rejected_not_raised():
+    # Python's int() refuses more than 4,300 digits (ValueError outside json's errors).
+    line = '{"id": ' + "1" * 4301 + ', "abstract": "본 발명은 숫자이다."}'
+    item = parse_jsonl_line(line, "a.jsonl:1")
+    assert isinstance(item, InputRejected) and item.reason == "bad_record"
+    assert "4301 digits" in item.detail
+    # In a field the reader ignores, the huge number costs nothing.
+    ok = parse_jsonl_line('{"id": "KR1", "seq": ' + "7" * 5000 + ', "abstract": "본 발명은 이다."}', "a:2")
+    assert isinstance(ok, Publication)
+    assert parse_jsonl_line('{"id": 12345, "abstract": "본 발명은 이다."}', "a:3").doc_id == "12345"
+
+
+def test_unknown_description_keys_never_become_text():
+    record = {
+        "id": "KR1",
+        "description": {
+            "technical_field": "본 발명은 전지에 관한 것이다.",
+            "발명자의 주소": "서울특별시 강남구 테헤란로 1",
+            "inventor_address": "Seoul",
+            "notes": "내부 메모",
+        },
+    }
+    assert pairs(parse_record(record, "r:1")) == [("technical_field", "본 발명은 전지에 관한 것이다.")]
+
+
+def test_utf16_jsonl_with_bom_is_one_record_per_line():
+    text = "\n".join(json.dumps({"id": f"KR{i}", "abstract": f"본 발명은 {i}번이다."}) for i in range(3))
+    for codec in ("utf-16", "utf-16-be", "utf-32"):
+        data = text.encode(codec) if codec != "utf-16-be" else b"\xfe\xff" + text.encode(codec)
+        assert readers.wide_jsonl_codec(data[:4]) is not None
+        items = list(readers.iter_wide_jsonl(data, "w.jsonl"))
+        assert [i.doc_id for i in items] == ["KR0", "KR1", "KR2"], codec
+        assert [i.source for i in items] == ["w.jsonl:1", "w.jsonl:2", "w.jsonl:3"]
+    assert readers.wide_jsonl_codec(b'{"id"') is None
+
+
+def test_undecodable_parquet_cell_rejects_only_its_row():
+    import struct
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = b"KR1KR\xff2KR3"
+    offsets = struct.pack("<4i", 0, 3, 7, 10)
+    ids = pa.Array.from_buffers(pa.string(), 3, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    table = pa.table({"id": ids, "abstract": pa.array(["본 발명은 행이다."] * 3)})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    buf.seek(0)
+    items = list(readers.iter_parquet(buf, "t.parquet"))
+    assert [type(i).__name__ for i in items] == ["Publication", "InputRejected", "Publication"]
+    assert [i.doc_id for i in items if isinstance(i, Publication)] == ["KR1", "KR3"]
+    assert items[1].reason == "undecodable" and items[1].detail.startswith("t.parquet:2:")

@@ -139,10 +139,10 @@ def test_sectioned_text_id_and_classification_fallbacks():
 
 
 def test_sectioned_text_headers_without_body_and_unknown_headers():
+    # Section headers are an allow-list: an unknown header's body is skipped.
     text = "【기술분야】\n【배경기술】\n배경.\n【알 수 없는 머리말】\n기타 설명.\n【청구범위】\n【청구항 1】\n청구.\n【청구항의 수】\n3\n"
     assert pairs(parse_sectioned_text(text, "a.txt", "a")) == [
         ("background_art", "배경."),
-        ("description", "기타 설명."),
         ("claims", "청구."),
     ]
 
@@ -168,3 +168,14 @@ def test_sectioned_text_legacy_encoding_via_decode_bytes(codec):
     pub = parse_sectioned_text(decode_bytes(SECTIONED.encode(codec)), "a.txt", "a")
     assert pub.paragraphs[0].text == "산화막 형성 방법"
     assert pub.doc_id == OPEN_NO
+
+
+def test_address_sections_never_become_text():
+    text = (
+        "【발명의 명칭】 전지\n【기술분야】\n본 발명은 전지에 관한 것이다.\n"
+        "【발명자의 주소】\n서울특별시 강남구 테헤란로 1\n【0002】\n둘째 문단이다.\n"
+    )
+    assert pairs(parse_sectioned_text(text, "a.txt", "a")) == [
+        ("title", "전지"),
+        ("technical_field", "본 발명은 전지에 관한 것이다."),
+    ]

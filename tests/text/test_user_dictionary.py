@@ -1,9 +1,14 @@
 """User dictionary logic: merging, user CSV validation, known nouns, compiling and the single-token check."""
 
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
 
+from pipeline.config import DictionaryConfig
 from pipeline.text import mecab_dictionary, user_dictionary
 from pipeline.text.user_dictionary import Entry, NounCheck
+from tests.helpers import REPO
 
 VALID = "합성세제액,,,,NNP,*,T,합성세제액,Compound,*,*,합성/NNG/*+세제/NNG/*+액/NNG/*"
 
@@ -107,3 +112,91 @@ def test_summarize_checks():
     assert [e["noun"] for e in s["examples_fixed"]] == ["합성세제액"]
     assert s["examples_fixed"][0]["before"] == "합성/세/제액"
     assert [e["noun"] for e in s["examples_still_split"]] == ["열중착"]
+
+
+# ------------------------------------------------------------------ what the costs risk
+def _morphs(*items):
+    """(surface, pos) -> parse-like morphemes with character spans, in order."""
+    out, at = [], 0
+    for surface, pos in items:
+        out.append(
+            SimpleNamespace(surface=surface, pos=pos, span=SimpleNamespace(start=at, end=at + len(surface)))
+        )
+        at += len(surface)
+    return out
+
+
+def test_stock_overrides_flag_swallowed_particles_and_cuts_not_kept_compounds():
+    vocabulary = {"공정이", "입구", "제조방법"}
+    # 공정/NNG 이/JKS -> 공정이/NNP: the entry swallowed a particle.
+    found = user_dictionary.stock_overrides(
+        _morphs(("공정", "NNG"), ("이", "JKS")), _morphs(("공정이", "NNP")), vocabulary
+    )
+    assert found == [("공정이", "공정/NNG+이/JKS", "공정이/NNP", (0, 3))]
+    # 유입/NNG 구/NNG -> 유/NNP 입구/NNP: the entry cuts into a stock token.
+    found = user_dictionary.stock_overrides(
+        _morphs(("유입", "NNG"), ("구", "NNG")), _morphs(("유", "NNP"), ("입구", "NNP")), vocabulary
+    )
+    assert found == [("입구", "유입/NNG+구/NNG", "유/NNP+입구/NNP", (0, 3))]
+    # 제조/NNG 방법/NNG -> 제조방법/NNP: a split noun kept whole, what the dictionary is for.
+    kept = user_dictionary.stock_overrides(
+        _morphs(("제조", "NNG"), ("방법", "NNG")), _morphs(("제조방법", "NNP")), vocabulary
+    )
+    assert kept == []
+
+
+def test_hand_checked_override_sample_gives_the_reported_figures():
+    """tests/data/dictionary_overrides_sample.tsv: every override on the demo at the default
+    costs, judged by hand; the counts are the ones the dictionary report and docs give."""
+    rows = []
+    for line in (
+        Path(REPO, "tests", "data", "dictionary_overrides_sample.tsv").read_text("utf-8").splitlines()
+    ):
+        if line and not line.startswith("#"):
+            rows.append(line.split("\t"))
+    header, rows = rows[0], [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+    assert header[:4] == ["noun", "stock", "user", "occurrences"]
+    assert all(r["judgement"] in ("right", "wrong") for r in rows)
+    wrong = [r for r in rows if r["judgement"] == "wrong"]
+    assert all(r["note"] for r in wrong)  # every wrong case says why
+    figures = {
+        "occurrences": sum(int(r["occurrences"]) for r in rows),
+        "wrong_occurrences": sum(int(r["occurrences"]) for r in wrong),
+        "cases": len(rows),
+        "wrong_cases": len(wrong),
+        "wrong_occurrences_with_compiler_cost": sum(int(r["compiler_cost_occurrences"]) for r in wrong),
+    }
+    expected = {k: v for k, v in user_dictionary.HAND_CHECKED_OVERRIDES.items() if k != "sample"}
+    assert figures == expected
+    assert round(figures["wrong_occurrences"] / figures["occurrences"], 3) == 0.083
+
+
+def test_default_costs_keep_the_stubborn_seed_terms_whole(tmp_path):
+    """The issue's stubborn terms: split by the stock dictionary and, with the compiler's
+    cost, still split in isolation; whole with the default length costs."""
+    import mecab
+
+    config = DictionaryConfig()
+    terms = [
+        "가속도",
+        "가장자리",
+        "구성요소",
+        "기계학습",
+        "기술분야",
+        "염기서열",
+        "유효성분",
+        "전구체",
+        "점도",
+        "표면에너지",
+    ]
+    stock = mecab.MeCab()
+    assert all(len(stock.morphs(t)) > 1 for t in terms)
+    csv_path, dic_path = tmp_path / "user.csv", tmp_path / "user.dic"
+    rows = [
+        mecab_dictionary.csv_row(t, cost=mecab_dictionary.noun_cost(t, config.cost, config.length_costs))
+        for t in terms
+    ]
+    csv_path.write_text("".join(map(mecab_dictionary.format_csv_line, rows)), encoding="utf-8")
+    user_dictionary.compile_user_dictionary(str(csv_path), str(dic_path))
+    user = mecab.MeCab(user_dictionary_path=str(dic_path))
+    assert [t for t in terms if user.morphs(t) != [t]] == []

@@ -1,6 +1,7 @@
 """The bad-input corpus, its outcome notation and the network guard (fast; the run is in test_bad_input_harness.py)."""
 
 import os
+import stat
 import subprocess
 import sys
 from collections import Counter
@@ -11,13 +12,35 @@ from pipeline.tools import netguard
 from pipeline.tools.bad_inputs import cases as bad_input_cases
 from pipeline.tools.bad_inputs.cases import outcome_text
 from pipeline.tools.bad_inputs.prose import josa
-from tests.helpers import read_tree
+
+
+def _tree(root) -> dict:
+    """Relative path -> bytes of each regular file, or what the entry is (never opened:
+    a FIFO would block)."""
+    out = {}
+    for dirpath, dirnames, names in os.walk(root):
+        for name in names + dirnames:
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, root)
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode):
+                out[rel] = ("symlink", os.readlink(path))
+            elif stat.S_ISFIFO(mode):
+                out[rel] = ("fifo",)
+            elif stat.S_ISDIR(mode):
+                if not os.listdir(path):
+                    out[rel] = ("directory",)  # an empty folder is a case; others hold cases
+            else:
+                with open(path, "rb") as f:
+                    out[rel] = f.read()
+    return out
 
 
 def test_corpus_is_deterministic_with_one_file_per_case(tmp_path):
     cases = bad_input_cases.write_corpus(str(tmp_path / "a"), big_mb=0.1, max_file_mb=1)
     bad_input_cases.write_corpus(str(tmp_path / "b"), big_mb=0.1, max_file_mb=1)
-    first, second = read_tree(tmp_path / "a"), read_tree(tmp_path / "b")
+    bad_input_cases.write_corpus(str(tmp_path / "b"), big_mb=0.1, max_file_mb=1)  # again, in place
+    first, second = _tree(tmp_path / "a"), _tree(tmp_path / "b")
     assert first == second
     assert set(first) == {c.path for c in cases} | {
         os.path.join(bad_input_cases.CANARY_DIR, bad_input_cases.CANARY_FILE)
@@ -62,6 +85,24 @@ def test_corpus_covers_every_case_the_issue_lists():
         "parquet_missing_columns",
         "parquet_extra_columns",
         "parquet_no_id_column",
+        # issue 16: one unit never costs the run
+        "xml_deep_inline",
+        "xml_deep_blocks",
+        "xml_forbidden_char_ref",
+        "jsonl_lone_surrogate",
+        "jsonl_huge_id",
+        "jsonl_utf16_bom",
+        "jsonl_unclosed_tables",
+        "jsonl_address_key",
+        "jsonl_two_globs",
+        "parquet_undecodable_cell",
+        "text_utf16_no_bom",
+        "text_address_section",
+        "xml_fifo",
+        "xml_directory",
+        "text_symlink_loop",
+        "text_dangling_symlink",
+        "text_symlink_outside",
     }
     assert required <= names
     controls = [c for c in bad_input_cases.cases(0.1, 1) if c.expect.split(";")[0].endswith("kept")]

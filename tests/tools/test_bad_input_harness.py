@@ -54,6 +54,8 @@ def test_every_case_has_its_expected_outcome(run):
     assert wrong == {}
     missing = [c.name for c in cases if results[c.name].probe_found is False]
     assert missing == []
+    leaked = [c.name for c in cases if results[c.name].absent_found]
+    assert leaked == [] and any(c.absent for c in cases)
     assert "?" not in results
 
 

@@ -30,9 +30,12 @@ Reject reasons raised here:
   malformed_gzip, decompressed_too_large         (maybe_gunzip)
   xml_entities_forbidden, malformed_xml, wrong_root, no_text   (parse_kipo_xml)
   missing_id, bad_record, no_text                (parse_record)
-  malformed_json, undecodable, + parse_record's  (iter_jsonl)
+  malformed_json, undecodable, reader_error, + parse_record's  (iter_jsonl)
   line_too_large                                 (iter_jsonl_range)
-  malformed_parquet, bad_parquet_schema, + parse_record's (iter_parquet)
+  malformed_parquet, bad_parquet_schema, undecodable (one row's cell),
+  reader_error, + parse_record's                 (iter_parquet)
+  reader_error: an unexpected exception on one unit (a reader bug) costs
+  that unit only; the stage's max_reject_share stops a systematic one.
   no_text                                        (parse_sectioned_text)
 """
 
@@ -60,8 +63,10 @@ from pipeline.text.readers.records import (
     iter_jsonl,
     iter_jsonl_range,
     iter_parquet,
+    iter_wide_jsonl,
     parse_jsonl_line,
     parse_record,
+    wide_jsonl_codec,
 )
 from pipeline.text.readers.sectioned_text import (
     TEXT_BIBLIO_HEADERS,
@@ -76,7 +81,10 @@ from pipeline.text.readers.sectioned_text import (
 )
 
 # Bumped when reader output for the same input changes (recorded in manifests).
-READERS_VERSION = "readers_v2"
+# readers_v3: unknown JSONL description keys and unknown 【】 headers are no
+# longer text (allow-list); `&#1;` drops the character, not the document;
+# lone surrogates become U+FFFD; UTF-16 JSONL (BOM) and BOM-less UTF-16 text read.
+READERS_VERSION = "readers_v3"
 
 __all__ = [
     "DELETED_CLAIM_TEXTS",
@@ -111,10 +119,12 @@ __all__ = [
     "iter_jsonl",
     "iter_jsonl_range",
     "iter_parquet",
+    "iter_wide_jsonl",
     "maybe_gunzip",
     "parse_jsonl_line",
     "parse_kipo_xml",
     "parse_record",
     "parse_sectioned_text",
     "split_title",
+    "wide_jsonl_codec",
 ]

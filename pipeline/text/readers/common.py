@@ -2,7 +2,9 @@
 
 Small pure helpers: `cpc_section_of(codes)` -> section letter A-H or None,
 `split_title(raw)` -> the Korean part of a KIPO title, the deleted-claim
-texts, and the "no prose" check that raises `InputRejected("no_text")`.
+texts, the "no prose" check that raises `InputRejected("no_text")`,
+`repair_text` (lone surrogates -> U+FFFD) and `reader_error(exc, source)`
+(an unexpected exception -> the unit's reject).
 """
 
 from __future__ import annotations
@@ -19,8 +21,28 @@ _TITLE_ENGLISH_RE = re.compile(r"^(?P<ko>.*?)\s*\{(?P<en>[^{}]*)\}\s*$", re.DOTA
 DELETED_CLAIM_TEXTS = frozenset({"삭제", "(삭제)"})
 
 
+# Lone surrogates: valid in JSON ("\\ud800") and in Python strings, impossible
+# in UTF-8, so the Parquet writer would fail on them.
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _detail(source: str, message: str) -> str:
     return f"{source}: {message}" if source else message
+
+
+def repair_text(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD (which `clean` drops)."""
+    return SURROGATE.sub("\ufffd", text) if SURROGATE.search(text) else text
+
+
+def reader_error(exc: BaseException, source: str) -> InputRejected:
+    """An unexpected failure while reading one unit, as that unit's reject 'reader_error'.
+
+    Fault isolation: a reader bug on one rare input costs that input, not
+    the run; the stage's `max_reject_share` still stops a systematic one.
+    """
+    message = repair_text(f"{type(exc).__name__}: {exc}")[:300]
+    return InputRejected("reader_error", _detail(source, message))
 
 
 def cpc_section_of(codes: Iterable[str]) -> str | None:

@@ -100,12 +100,50 @@ def _decode_cut_short(data: bytes, codec: str) -> str:
         return data[: exc.start].decode(codec)
 
 
+# Characters of text: ASCII and Latin-1 letters, Hangul, CJK, their
+# punctuation and full-width forms. UTF-16 text is made of these; binary data
+# read as UTF-16 is spread over the whole plane.
+_TEXT_CHAR = re.compile(
+    "[\t\n\r\x20-\x7e\u00a0-\u00ff\u1100-\u11ff\u2000-\u206f\u2190-\u25ff"
+    "\u3000-\u33ff\u4e00-\u9fff\uac00-\ud7a3\uff00-\uffef]"
+)
+
+
+def _utf16_without_bom(data: bytes, sample: bytes) -> str | None:
+    """The text of BOM-less UTF-16, recognised by where its NUL bytes are, else None.
+
+    ASCII characters in UTF-16 LE have their NUL byte at odd offsets (BE: even);
+    binary data has NULs at both. The file must also decode strictly and be
+    made (95%) of text characters.
+    """
+    odd = sample[1::2].count(0)
+    even = sample[0::2].count(0)
+    if odd >= 9 * even:
+        codec = "utf-16-le"
+    elif even >= 9 * odd:
+        codec = "utf-16-be"
+    else:
+        return None
+    try:
+        text = _decode_cut_short(data, codec)
+    except UnicodeDecodeError:
+        return None
+    head = text[: _BINARY_SAMPLE // 2]
+    if not head or len(_TEXT_CHAR.findall(head)) < 0.95 * len(head):
+        return None
+    if not text.strip():
+        raise InputRejected("empty_file", "only whitespace (UTF-16)")
+    return text
+
+
 def decode_bytes(data: bytes, encodings: Sequence[str] = ("utf-8", "cp949")) -> str:
     """Decode a whole input file to text.
 
     In: raw bytes. Out: the text, without any BOM.
     Order: a BOM (UTF-8, UTF-16 LE/BE, UTF-32) decides; else BOM-less UTF-16
-    XML is sniffed from '<?'; else strict UTF-8 wins when it is among
+    XML is sniffed from '<?'; else BOM-less UTF-16 text is recognised by its
+    NUL bytes, all at odd (LE) or even (BE) offsets, when it decodes strictly
+    to text characters; else strict UTF-8 wins when it is among
     `encodings` (valid non-ASCII cp949 practically never validates as UTF-8,
     while UTF-8 files mislabelled EUC-KR are common); else the encoding named
     by an XML declaration (EUC-KR read as its superset cp949); else the
@@ -141,6 +179,10 @@ def decode_bytes(data: bytes, encodings: Sequence[str] = ("utf-8", "cp949")) -> 
 
     sample = data[:_BINARY_SAMPLE]
     nul = sample.count(0)
+    if nul:
+        text = _utf16_without_bom(data, sample)
+        if text is not None:
+            return text
     # Images, archives and executables are NUL-dense; compressed payloads
     # (~0.4% NUL) fail every strict decoding and the control-byte test below.
     if nul and nul * 100 >= len(sample):

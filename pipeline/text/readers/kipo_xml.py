@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html.entities
 import re
+from collections.abc import Iterator
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 from xml.parsers.expat import ExpatError
@@ -95,6 +96,28 @@ _XML_DECL_RE = re.compile(r"^\s*<\?xml\b.*?\?>", re.DOTALL)
 # A stray NUL or ESC in a paragraph would make expat reject the whole file;
 # they become spaces, as `clean` turns every other control character into one.
 _XML_INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Numeric character references (decimal, or hex with a lower-case x as XML
+# requires). One naming a character XML forbids (`&#1;`, `&#xD800;`) makes
+# expat reject the whole file: the reference is dropped instead (the
+# character is gone, the document stays). More than 8 digits is always
+# beyond U+10FFFF; it is never converted (Python limits int() digits).
+_CHAR_REF = re.compile(r"&#(?:x([0-9a-fA-F]+)|([0-9]+));")
+
+
+def _xml_char_allowed(cp: int) -> bool:
+    return (
+        cp in (0x9, 0xA, 0xD) or 0x20 <= cp <= 0xD7FF or 0xE000 <= cp <= 0xFFFD or 0x10000 <= cp <= 0x10FFFF
+    )
+
+
+def _drop_forbidden_ref(m: re.Match) -> str:
+    digits, base = (m.group(1), 16) if m.group(1) is not None else (m.group(2), 10)
+    digits = digits.lstrip("0") or "0"
+    if len(digits) <= 8 and _xml_char_allowed(int(digits, base)):
+        return m.group(0)
+    return ""
+
+
 # Character entity names a KIPO DTD may rely on; resolved to single
 # characters from a fixed table (the DTD itself is never read).
 _CHAR_ENTITIES = {k.rstrip(";"): v for k, v in html.entities.html5.items() if k.endswith(";")}
@@ -107,15 +130,59 @@ def _local(tag: Any) -> str | None:
 
 
 def _inline_text(elem: Element) -> str:
-    """Text of an element with nested inline markup kept in place (tails included)."""
+    """Text of an element with nested inline markup kept in place (tails included).
+
+    Iterative (an explicit stack, not recursion): 3,000 nested <b> inside one
+    <p> is valid XML, and must not cost the file a RecursionError.
+    """
     parts = [elem.text or ""]
-    for child in elem:
+    stack = [(elem, iter(elem))]
+    while stack:
+        node, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            if stack:  # `node` was a child: its tail follows its content
+                parts.append(node.tail or "")
+            continue
         name = _local(child.tag)
+        if name is not None and name not in KIPO_LINE_BREAK_TAGS and name not in KIPO_DROP_TAGS:
+            parts.append(child.text or "")
+            stack.append((child, iter(child)))
+            continue
         if name in KIPO_LINE_BREAK_TAGS:
             parts.append("\n")
-        elif name is not None and name not in KIPO_DROP_TAGS:
-            parts.append(_inline_text(child))
         parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _walk(elem: Element) -> Iterator[Element]:
+    """`elem` and its descendants in document order, like `elem.iter()`, without
+    recursion (ElementTree's Python `iter` recurses once per level)."""
+    stack = [elem]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(node))
+
+
+def _all_text(elem: Element) -> str:
+    """Like "".join(elem.itertext()) (comments skipped), without recursion."""
+    parts = [elem.text or ""] if isinstance(elem.tag, str) else []
+    stack = [(elem, iter(elem))]
+    while stack:
+        node, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            if stack:
+                parts.append(node.tail or "")
+            continue
+        if isinstance(child.tag, str):
+            parts.append(child.text or "")
+            stack.append((child, iter(child)))
+        else:
+            parts.append(child.tail or "")
     return "".join(parts)
 
 
@@ -125,41 +192,54 @@ def _is_english(elem: Element) -> bool:
 
 
 def _collect_blocks(elem: Element, section: str, out: list[Paragraph]) -> None:
-    """Paragraphs of a container element: one per <p>, plus loose text runs."""
-    pending: list[str] = [elem.text or ""]
+    """Paragraphs of a container element: one per <p>, plus loose text runs.
 
-    def flush() -> None:
-        _emit(out, section, "".join(pending))
-        pending.clear()
-
-    for child in elem:
+    Unknown elements are containers too (their section is the nearest mapped
+    ancestor's); they are walked with an explicit stack, so any nesting depth
+    parses. A frame is (element, section, its children, its pending text).
+    """
+    stack = [(elem, section, iter(elem), [elem.text or ""])]
+    while stack:
+        node, sec, children, pending = stack[-1]
+        child = next(children, None)
+        if child is None:
+            _emit(out, sec, "".join(pending))
+            stack.pop()
+            if stack:
+                stack[-1][3].append(node.tail or "")
+            continue
         name = _local(child.tag)
         if name is None:
             pass
         elif name == "p":
-            flush()
-            _emit(out, section, _inline_text(child))
+            _emit(out, sec, "".join(pending))
+            pending.clear()
+            _emit(out, sec, _inline_text(child))
         elif name == "invention-title":
-            flush()
+            _emit(out, sec, "".join(pending))
+            pending.clear()
             # Several titles (lang="ko" / lang="en"): keep the non-English ones.
             if not _is_english(child) or all(
-                _is_english(t) for t in elem if _local(t.tag) == "invention-title"
+                _is_english(t) for t in node if _local(t.tag) == "invention-title"
             ):
                 _emit(out, "title", split_title(_inline_text(child)))
         elif name == "claim":
-            flush()
+            _emit(out, sec, "".join(pending))
+            pending.clear()
             _emit_claim(child, out)
         elif name in KIPO_DROP_TAGS:
-            flush()
+            _emit(out, sec, "".join(pending))
+            pending.clear()
         elif name in KIPO_LINE_BREAK_TAGS:
             pending.append("\n")
         elif name in KIPO_INLINE_TAGS:
             pending.append(_inline_text(child))
         else:
-            flush()
-            _collect_blocks(child, KIPO_SECTION_TAGS.get(name, section), out)
+            _emit(out, sec, "".join(pending))
+            pending.clear()
+            stack.append((child, KIPO_SECTION_TAGS.get(name, sec), iter(child), [child.text or ""]))
+            continue  # its tail joins `pending` when its frame is done
         pending.append(child.tail or "")
-    flush()
 
 
 def _emit_claim(claim: Element, out: list[Paragraph]) -> None:
@@ -173,12 +253,12 @@ def _first_text(elem: Element) -> str:
     value = elem.get("value")
     if value and value.strip():
         return value.strip()
-    return "".join(elem.itertext()).strip()
+    return _all_text(elem).strip()
 
 
 def _classification_codes(elem: Element) -> list[str]:
     codes = []
-    for e in elem.iter():
+    for e in _walk(elem):
         if e is elem:
             continue
         if list(e):
@@ -203,7 +283,9 @@ def parse_kipo_xml(data: bytes, source: str, fallback_id: str) -> Publication:
     Parsing uses defusedxml with DTDs allowed but entity declarations and
     external references forbidden; a DOCTYPE naming an external DTD parses
     and the DTD is never fetched. Control characters that XML forbids (NUL,
-    ESC, ...) become spaces before parsing instead of failing the file.
+    ESC, ...) become spaces before parsing instead of failing the file;
+    numeric references to them (`&#1;`) are dropped. Nesting depth is
+    unbounded (the tree is walked iteratively).
     Inline markup (<sub>, <sup>, <figref>...) keeps its text in place, <br/>
     becomes '\n'; <tables>, <maths>, <chemistry>, images, citation lists and
     reference-sign lists are dropped.
@@ -223,7 +305,10 @@ def parse_kipo_xml(data: bytes, source: str, fallback_id: str) -> Publication:
     # The text is already decoded: drop the declaration so that its encoding
     # label cannot conflict with the UTF-8 bytes handed to expat.
     body = _XML_DECL_RE.sub("", text, count=1)
-    body = _XML_INVALID_CHARS.sub(" ", body).encode("utf-8")
+    body = _XML_INVALID_CHARS.sub(" ", body)
+    if "&#" in body:
+        body = _CHAR_REF.sub(_drop_forbidden_ref, body)
+    body = body.encode("utf-8")
     parser = defused_et.XMLParser(forbid_dtd=False, forbid_entities=True, forbid_external=True)
     parser.entity.update(_CHAR_ENTITIES)
     try:
@@ -240,7 +325,7 @@ def parse_kipo_xml(data: bytes, source: str, fallback_id: str) -> Publication:
     if root_name != "KIPO":
         raise InputRejected("wrong_root", _detail(source, f"root element is <{root_name}>, not <KIPO>"))
 
-    caf = next((e for e in root.iter() if _local(e.tag) == "PatentCAFDOC"), root)
+    caf = next((e for e in _walk(root) if _local(e.tag) == "PatentCAFDOC"), root)
     paragraphs: list[Paragraph] = []
     for part in caf:
         name = _local(part.tag)
@@ -250,7 +335,7 @@ def parse_kipo_xml(data: bytes, source: str, fallback_id: str) -> Publication:
     ids: dict[str, str] = {}
     cpc: list[str] = []
     ipc: list[str] = []
-    for e in root.iter():
+    for e in _walk(root):
         name = _local(e.tag)
         if name in KIPO_ID_TAGS and name not in ids:
             v = _first_text(e)

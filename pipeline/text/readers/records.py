@@ -21,10 +21,13 @@ from typing import Any, BinaryIO
 from pipeline.text.publication import SECTIONS, InputRejected, Paragraph, Publication
 from pipeline.text.readers.common import (
     DELETED_CLAIM_TEXTS,
+    SURROGATE,
     _detail,
     _emit,
     _require_prose,
     cpc_section_of,
+    reader_error,
+    repair_text,
 )
 from pipeline.text.readers.kipo_xml import KIPO_SECTION_TAGS
 from pipeline.text.readers.sectioned_text import (
@@ -48,7 +51,9 @@ RECORD_SECTION_KEYS: dict[str, str] = {
     "field": "technical_field",
 }
 # Description keys that are never prose (bibliographic or non-text parts);
-# their values are ignored. Other unknown keys go to 'description'.
+# their values are ignored. Unknown keys are ignored too (an allow-list:
+# an address or a name under an unexpected key never becomes text); this set
+# stays as documentation of the keys known not to be prose.
 RECORD_IGNORED_DESCRIPTION_KEYS: frozenset[str] = frozenset(
     {
         "application_number",
@@ -86,18 +91,38 @@ _RECORD_IGNORED_NORM = {_key_norm(k) for k in RECORD_IGNORED_DESCRIPTION_KEYS}
 def canonical_record_section(key: str) -> str | None:
     """Canonical section for a record description key; None when the key is ignored.
 
-    Unknown keys map to 'description'.
+    Only the keys of RECORD_SECTION_KEYS are text (an allow-list): unknown
+    keys ('inventor_address', '발명자의 주소', ...) are ignored.
     """
     norm = _key_norm(key)
     if norm in _RECORD_IGNORED_NORM:
         return None
-    return _RECORD_KEYS_NORM.get(norm, "description")
+    return _RECORD_KEYS_NORM.get(norm)
+
+
+# Python refuses int() of more than 4,300 digits; JSON numbers that long are
+# kept as their digits (an id that long is rejected, other fields ignore it).
+_MAX_INT_DIGITS = 64
+
+
+class _HugeNumber(str):
+    """A JSON integer too long to convert, kept as its digits."""
+
+
+def _parse_int(digits: str) -> int | str:
+    if len(digits.lstrip("-")) > _MAX_INT_DIGITS:
+        return _HugeNumber(digits)
+    return int(digits)
 
 
 def _text_list(value: Any, key: str, source: str) -> list[str]:
     """str | list/tuple of (str | None) | None -> list of str."""
     if value is None:
         return []
+    if isinstance(value, _HugeNumber) or (
+        isinstance(value, (list, tuple)) and any(isinstance(v, _HugeNumber) for v in value)
+    ):
+        raise InputRejected("bad_record", _detail(source, f"{key} holds a number, expected str"))
     if isinstance(value, str):
         return [value]
     if isinstance(value, (list, tuple)):
@@ -150,13 +175,16 @@ def parse_record(record: Mapping, source: str) -> Publication:
     header names, see RECORD_SECTION_KEYS; an Arrow map's list of (key, value)
     pairs and a plain str are accepted too), cpc / ipc (list of str, or a
     ';'/','-separated str). None values and None list items are skipped; other
-    keys (application_number, applicant, inventors, ...) are ignored.
+    keys (application_number, applicant, inventors, ...) and description keys
+    outside RECORD_SECTION_KEYS are ignored. Lone surrogates in text become
+    U+FFFD.
     Out: Publication(doc_id=str(id)); paragraphs title, description sections
     in the record's order, claims (one per item), abstract; each list item is
     one paragraph; empty strings are skipped.
 
     Raises InputRejected: 'missing_id' (absent, None or blank id), 'bad_record'
-    (not a mapping, or a value of the wrong type; the detail names the key),
+    (not a mapping, a value of the wrong type, the detail naming the key; an
+    id holding a lone surrogate, or a number of more than 64 digits),
     'no_text' (no prose besides a title).
     """
     if not isinstance(record, Mapping):
@@ -166,16 +194,24 @@ def parse_record(record: Mapping, source: str) -> Publication:
     raw_id = record.get("id")
     if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):
         raise InputRejected("missing_id", _detail(source, "record has no id"))
+    if isinstance(raw_id, _HugeNumber):
+        raise InputRejected("bad_record", _detail(source, f"id is a number of {len(raw_id)} digits"))
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
         raise InputRejected("bad_record", _detail(source, f"id is {type(raw_id).__name__}, expected str"))
     doc_id = raw_id.strip() if isinstance(raw_id, str) else str(raw_id)
+    if SURROGATE.search(doc_id):
+        raise InputRejected(
+            "bad_record", _detail(source, "id holds a lone surrogate (not encodable as UTF-8)")
+        )
 
     paragraphs: list[Paragraph] = []
     for t in _text_list(record.get("title"), "title", source):
         _emit(paragraphs, "title", t)
     for key, value in _description_items(record.get("description"), source):
         if not isinstance(key, str):
-            raise InputRejected("bad_record", _detail(source, f"description key {key!r} is not a str"))
+            raise InputRejected(
+                "bad_record", _detail(source, f"description key {repair_text(repr(key))} is not a str")
+            )
         section = canonical_record_section(key)
         texts = _text_list(value, f"description.{key}", source)
         if section is None:
@@ -191,6 +227,7 @@ def parse_record(record: Mapping, source: str) -> Publication:
     cpc = _code_list(record.get("cpc"), "cpc", source)
     ipc = _code_list(record.get("ipc"), "ipc", source)
     _require_prose(paragraphs, source)
+    paragraphs = [Paragraph(p.section, repair_text(p.text)) for p in paragraphs]
     return Publication(
         doc_id=doc_id,
         source=source,
@@ -229,13 +266,15 @@ def parse_jsonl_line(
     try:
         # strict=False: a raw control character inside a string (invalid
         # JSON) costs no record; `clean` removes it like an escaped one.
-        obj = json.loads(text, strict=False)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        return InputRejected("malformed_json", _detail(src, str(exc)))
+        obj = json.loads(text, strict=False, parse_int=_parse_int)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        return InputRejected("malformed_json", _detail(src, repair_text(str(exc))))
     try:
         return parse_record(obj, src)
     except InputRejected as exc:
         return exc
+    except Exception as exc:  # a reader bug costs this line, not the file
+        return reader_error(exc, src)
 
 
 def iter_jsonl(
@@ -254,6 +293,34 @@ def iter_jsonl(
         item = parse_jsonl_line(line, f"{source}:{lineno}", encodings, first=lineno == 1)
         if item is not None:
             yield item
+
+
+# JSON Lines is UTF-8, but files exported on Windows come as UTF-16 with a
+# BOM: one '\n' is two bytes there, so such a file is decoded whole.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: same first 2 bytes
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def wide_jsonl_codec(head: bytes) -> str | None:
+    """The codec of a JSONL file whose first bytes `head` are a UTF-16/32 BOM, else None."""
+    return next((codec for bom, codec in _WIDE_BOMS if head.startswith(bom)), None)
+
+
+def iter_wide_jsonl(data: bytes, source: str) -> Iterator[Publication | InputRejected]:
+    """A whole UTF-16/32 JSONL file (BOM first) -> one item per non-blank line, sources
+    'path:LINE'. A file that does not decode is one 'undecodable' reject."""
+    codec = wide_jsonl_codec(data)
+    bom = next(b for b, c in _WIDE_BOMS if c == codec)
+    try:
+        text = data[len(bom) :].decode(codec)
+    except UnicodeDecodeError as exc:
+        yield InputRejected("undecodable", _detail(source, f"{codec} BOM but invalid {codec}: {exc}"))
+        return
+    yield from iter_jsonl(text.split("\n"), source)
 
 
 _SKIP_CHUNK = 1 << 20
@@ -316,7 +383,8 @@ def iter_parquet(file_obj: BinaryIO, source: str) -> Iterator[Publication | Inpu
     In: a seekable binary file object and its path. Reads only RECORD_FIELDS
     columns (extra columns are ignored) batch by batch. Row sources are
     'path:ROW' with 1-based row numbers.
-    Out: parse_record results per row; 'bad_parquet_schema' for every row
+    Out: parse_record results per row ('undecodable' for a row with a cell
+    that is not valid UTF-8: only that row); 'bad_parquet_schema' for every row
     when there is no 'id' column; 'malformed_parquet' once for a file that is
     not Parquet or whose footer is unreadable (row count unknown), else for
     every row not read when the corruption is found mid-file. So each row
@@ -343,14 +411,39 @@ def iter_parquet(file_obj: BinaryIO, source: str) -> Iterator[Publication | Inpu
     row = 0
     try:
         for batch in pf.iter_batches(columns=columns):
-            for rec in batch.to_pylist():
+            for rec in _batch_records(batch):
                 row += 1
+                src = f"{source}:{row}"
+                if isinstance(rec, BaseException):
+                    reason = "undecodable" if isinstance(rec, UnicodeDecodeError) else "bad_record"
+                    yield InputRejected(reason, _detail(src, f"{type(rec).__name__}: {rec}"[:300]))
+                    continue
                 try:
-                    pub = parse_record(rec, f"{source}:{row}")
+                    pub = parse_record(rec, src)
                 except InputRejected as exc:
                     yield exc
+                except Exception as exc:  # a reader bug costs this row, not the file
+                    yield reader_error(exc, src)
                 else:
                     yield pub
     except (pa.ArrowException, OSError, ValueError) as exc:
         for unread in range(row + 1, max(num_rows, row + 1) + 1):
             yield InputRejected("malformed_parquet", f"{source}:{unread}: after row {row}: {exc}")
+
+
+def _batch_records(batch) -> Iterator[dict | BaseException]:
+    """A record batch's rows as dicts; a row whose cells do not convert (a
+    string cell that is not UTF-8) is that exception instead, and costs only
+    itself: the batch is converted row by row once one row fails."""
+    try:
+        yield from batch.to_pylist()
+        return
+    except Exception:  # noqa: BLE001 - any conversion failure: find the row
+        pass
+    for i in range(batch.num_rows):
+        try:
+            (rec,) = batch.slice(i, 1).to_pylist()
+        except Exception as exc:  # noqa: BLE001
+            yield exc
+        else:
+            yield rec

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from pipeline.text.publication import SECTIONS, Paragraph, Publication
+from pipeline.text.publication import Paragraph, Publication
 from pipeline.text.readers.common import (
     DELETED_CLAIM_TEXTS,
     _emit,
@@ -148,9 +148,6 @@ _PARA_NUM_RE = re.compile(r"^\d{1,5}[a-zA-Z]?$")
 _CLAIM_HEADER_RE = re.compile(r"^청구항\s*\d+$")
 _BLANK_LINE_RE = re.compile(r"\n[ \t\r\f\v]*\n")
 
-_PART_OF_SECTION = {s: "description" for s in SECTIONS}
-_PART_OF_SECTION.update({"claims": "claims", "abstract": "abstract"})
-
 
 def _hkey(header: str) -> str:
     """Lookup key of a 【】 header: whitespace removed, ASCII upper-cased."""
@@ -159,7 +156,6 @@ def _hkey(header: str) -> str:
 
 _TEXT_SECTIONS_K = {_hkey(k): v for k, v in TEXT_SECTION_HEADERS.items()}
 _TEXT_BIBLIO_K = {_hkey(k) for k in TEXT_BIBLIO_HEADERS}
-_TEXT_DROP_K = {_hkey(k) for k in TEXT_DROP_SECTION_HEADERS}
 
 
 def parse_sectioned_text(text: str, source: str, fallback_id: str) -> Publication:
@@ -184,10 +180,9 @@ def parse_sectioned_text(text: str, source: str, fallback_id: str) -> Publicatio
       (the table / formula) is dropped up to the next paragraph number; inside
       a claim only the label is removed and the claim continues;
     * sub-headings (【실시예 1】) are dropped, text continues in the section;
-    * any other header: before the first section header (front matter) it is
-      treated as bibliographic and skipped; inside the description part its
-      text goes to 'description' (text outside any known section); inside the
-      claims, abstract or drawings part it is skipped.
+    * any other header is skipped with its body up to the next known header
+      (section headers are an allow-list: 【발명자의 주소】 or a header new to
+      us never becomes text).
     Text before the first header is front matter and skipped, unless the text
     has no 【...】 header at all, in which case all of it is 'description'.
 
@@ -204,7 +199,6 @@ def parse_sectioned_text(text: str, source: str, fallback_id: str) -> Publicatio
 
     biblio: dict[str, str] = {}
     section: str | None = None  # None: skipping (front matter, biblio, dropped part)
-    part = "front"
     skip_object = False
     biblio_key: str | None = None
     claim_buf: list[str] | None = None
@@ -233,20 +227,13 @@ def parse_sectioned_text(text: str, source: str, fallback_id: str) -> Publicatio
             biblio_key = None
             skip_object = False
             if _CLAIM_HEADER_RE.match(key):
-                section, part = "claims", "claims"
+                section = "claims"
                 claim_buf = []
             elif key in _TEXT_SECTIONS_K:
                 section = _TEXT_SECTIONS_K[key]
-                part = _PART_OF_SECTION[section]
             elif key in _TEXT_BIBLIO_K:
                 section, biblio_key = None, key
-            elif key in _TEXT_DROP_K:
-                section = None
-                if key == "도면":
-                    part = "drawings"
-            elif part == "description":
-                section = "description"
-            else:
+            else:  # dropped sections, and unknown headers (an allow-list: 【발명자의 주소】)
                 section = None
 
         body = text[m.end() : matches[i + 1].start() if i + 1 < len(matches) else len(text)]

@@ -33,9 +33,18 @@ Cases, by what the issue asks for (the `what` field says more):
 * languages: English, Japanese and Chinese publications (rejected by clean
   as `no_text_after_cleaning`, every sentence counted as `low_hangul`), a
   Korean publication with an English abstract, Hanja-heavy mixed script
-  (partly kept at the default `clean.min_hangul_ratio`, see README);
+  (partly kept at the default `clean.min_hangul_ratio`, see docs/stages.md);
 * records: JSONL with a bad line in the middle and every kind of bad record,
-  Parquet with missing or extra columns, wrong types, no id column, no rows.
+  Parquet with missing or extra columns, wrong types, no id column, no rows;
+* one unit never costs the run (issue 16): 3,000 nested inline tags in a
+  <p>, 3,000 nested unknown block tags, references to forbidden characters
+  (`&#1;`), lone surrogates in a JSONL text and id, a 4,301-digit id, UTF-16
+  JSONL with a BOM, a paragraph of unclosed <table> tags (big_mb / 5 MB), an
+  address under an unknown key or 【header】 (must reach no output), one
+  undecodable Parquet cell, BOM-less UTF-16 text; and what matches a glob
+  without being a regular file: a FIFO, a directory, a symlink loop, a
+  dangling symlink, a symlink to a file outside the input folders (the
+  canary); plus a file that two input globs match (read once).
 """
 
 from __future__ import annotations
@@ -47,7 +56,14 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 
 from pipeline.tools.bad_inputs.files import (
+    ADDRESS,
+    CHAR_REF_PROBE,
     CONTROL_PROBE,
+    SURROGATE_PROBE,
+    TABLES_PROBE,
+    UTF16_PROBE,
+    address_key,
+    address_section,
     bad_line_in_middle,
     bad_records,
     big_publication,
@@ -55,20 +71,29 @@ from pipeline.tools.bad_inputs.files import (
     binary_bytes,
     control_chars_jsonl,
     cut,
+    deep_blocks,
+    deep_inline,
     doc,
     entity_doc,
     extra_columns,
+    forbidden_char_refs,
     foreign,
     gz,
     gzip_bomb,
+    huge_id,
     jsonl_bomb,
     jsonl_bytes,
+    lone_surrogates,
     mixed_newlines,
     only_numbers,
+    parquet_bad_cell,
     parquet_bytes,
     parquet_rows,
     quadratic_blowup,
     text_bytes,
+    unclosed_tables,
+    utf16_jsonl,
+    utf16_text_without_bom,
     with_controls,
     with_long_sentence,
     with_numbers,
@@ -95,6 +120,17 @@ CANARY_MARKER = "CANARY-7f3a-유출되면-안-되는-문자열"
 # 198.51.100.0/24 is a documentation range: nothing can answer, and the
 # network guard of the report records any attempt to reach them.
 NETWORK_URLS = ("http://dtd.kipo-mirror.invalid/kipo.dtd", "http://198.51.100.7/p.dtd")
+# Globs added to the generated pipeline.yaml besides FOLDERS': (format, glob in
+# its folder). This one overlaps the jsonl folder's glob on one case's file.
+EXTRA_GLOBS: tuple[tuple[str, str], ...] = (("jsonl", "두 glob*.jsonl"),)
+
+
+@dataclasses.dataclass(frozen=True)
+class Special:
+    """What a case creates instead of a file with bytes: a FIFO, a directory or a symlink."""
+
+    kind: str  # fifo | directory | symlink
+    target: str = ""  # the symlink's target, as written in the link
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,10 +140,12 @@ class BadCase:
     file: str  # file name inside the format's folder
     expect: str  # outcome in the notation of the module docstring
     what: str  # what the file holds, in a few words
-    build: Callable[[], bytes] = dataclasses.field(repr=False, compare=False)
+    build: Callable[[], bytes | Special] = dataclasses.field(repr=False, compare=False)
     # Text that must reach clean's sentences for this case's documents
     # (proves the encoding was read right, not just that nothing crashed).
     probe: str = ""
+    # Text that must reach no sentence (an address under an unknown key).
+    absent: str = ""
 
     @property
     def path(self) -> str:
@@ -137,6 +175,11 @@ class Sizes:
     max_file_mb: int
 
     @property
+    def tables_mb(self) -> float:
+        """The paragraph of unclosed <table> tags: a fifth of the giant publication (10 MB)."""
+        return self.big_mb / 5
+
+    @property
     def bomb_mb(self) -> int:
         """What a gzip bomb inflates to: just past ingest.max_file_mb."""
         return self.max_file_mb + 1
@@ -151,8 +194,9 @@ class CaseSpec:
     file: str
     expect: str
     what: str
-    build: Callable[[Sizes], bytes]
+    build: Callable[[Sizes], bytes | Special]
     probe: str = ""
+    absent: str = ""
 
 
 CASES: tuple[CaseSpec, ...] = (
@@ -194,7 +238,7 @@ CASES: tuple[CaseSpec, ...] = (
         "kipo_xml",
         "다른 루트 요소.xml",
         "rejected:wrong_root",
-        "<patent-document> root",
+        "`<patent-document>` root",
         lambda s: xml_bytes(doc("xml_wrong_root")).replace(b"KIPO>", b"patent-document>"),
     ),
     CaseSpec("xml_empty", "kipo_xml", "빈 파일.xml", "rejected:empty_file", "0 bytes", lambda s: b""),
@@ -612,21 +656,166 @@ CASES: tuple[CaseSpec, ...] = (
         lambda s: text_bytes(foreign("text_hanja", HANJA, "蓄電池 모듈用 冷却板")),
         probe=HANJA[0],
     ),
+    # --- one unit never costs the run (issue 16)
+    CaseSpec(
+        "xml_deep_inline",
+        "kipo_xml",
+        "3000겹 인라인 태그.xml",
+        "kept",
+        "3,000 nested `<b>` inside a `<p>` (was RecursionError: the stage failed)",
+        lambda s: deep_inline("xml_deep_inline"),
+    ),
+    CaseSpec(
+        "xml_deep_blocks",
+        "kipo_xml",
+        "3000겹 블록 태그.xml",
+        "kept",
+        "3,000 nested unknown block tags around the description",
+        lambda s: deep_blocks("xml_deep_blocks"),
+    ),
+    CaseSpec(
+        "xml_forbidden_char_ref",
+        "kipo_xml",
+        "금지 문자 참조.xml",
+        "kept",
+        "`&#1;`, `&#xFFFE;`, `&#0;` in a paragraph: the characters dropped, not the document",
+        lambda s: forbidden_char_refs("xml_forbidden_char_ref"),
+        probe=CHAR_REF_PROBE,
+    ),
+    CaseSpec(
+        "jsonl_lone_surrogate",
+        "jsonl",
+        "짝 없는 대리 코드.jsonl",
+        "2 kept, 1 rejected:bad_record",
+        "`\\ud800` in a text (repaired), `\\udfff` in an id (rejected); was a Parquet writer crash",
+        lambda s: lone_surrogates("jsonl_lone_surrogate"),
+        probe=SURROGATE_PROBE,
+    ),
+    CaseSpec(
+        "jsonl_huge_id",
+        "jsonl",
+        "4301자리 id.jsonl",
+        "1 kept, 1 rejected:bad_record",
+        "an id of 4,301 digits (past Python's int() limit), a control",
+        lambda s: huge_id("jsonl_huge_id"),
+    ),
+    CaseSpec(
+        "jsonl_utf16_bom",
+        "jsonl",
+        "UTF-16 레코드.jsonl",
+        "3 kept",
+        "3 records in UTF-16 with a BOM: one record per line",
+        lambda s: utf16_jsonl("jsonl_utf16_bom"),
+    ),
+    CaseSpec(
+        "jsonl_unclosed_tables",
+        "jsonl",
+        "닫히지 않은 표 {tables_mb:g}MB.jsonl",
+        "kept",
+        "a {tables_mb:g} MB paragraph of unclosed `<table>` tags (markup stripping is linear)",
+        lambda s: unclosed_tables("jsonl_unclosed_tables", s.tables_mb),
+        probe=TABLES_PROBE,
+    ),
+    CaseSpec(
+        "jsonl_address_key",
+        "jsonl",
+        "주소 키.jsonl",
+        "kept",
+        "an address under unknown description keys: never text",
+        lambda s: address_key("jsonl_address_key"),
+        absent=ADDRESS,
+    ),
+    CaseSpec(
+        "jsonl_two_globs",
+        "jsonl",
+        "두 glob 일치.jsonl",
+        "2 kept",
+        "matched by two input globs: read once",
+        lambda s: jsonl_bytes(*(doc(f"jsonl_two_globs-{i}") for i in range(2))),
+    ),
+    CaseSpec(
+        "parquet_undecodable_cell",
+        "parquet",
+        "깨진 셀.parquet",
+        "2 kept, 1 rejected:undecodable",
+        "one id cell not UTF-8: only its row rejected",
+        lambda s: parquet_bad_cell("parquet_undecodable_cell"),
+    ),
+    CaseSpec(
+        "text_utf16_no_bom",
+        "text",
+        "UTF-16 BOM 없음.txt",
+        "kept",
+        "UTF-16 LE without a BOM: text, not binary",
+        lambda s: utf16_text_without_bom("text_utf16_no_bom"),
+        probe=UTF16_PROBE,
+    ),
+    CaseSpec(
+        "text_address_section",
+        "text",
+        "발명자 주소 섹션.txt",
+        "kept",
+        "a 【발명자의 주소】 section in the description: never text",
+        lambda s: address_section("text_address_section"),
+        absent=ADDRESS,
+    ),
+    CaseSpec(
+        "xml_fifo",
+        "kipo_xml",
+        "이름 있는 파이프.xml",
+        "rejected:not_a_regular_file",
+        "a FIFO matching the glob (`open()` would block forever)",
+        lambda s: Special("fifo"),
+    ),
+    CaseSpec(
+        "xml_directory",
+        "kipo_xml",
+        "폴더 이름.xml",
+        "nothing",
+        "a directory matching the glob: skipped, counted as `skipped_directories`",
+        lambda s: Special("directory"),
+    ),
+    CaseSpec(
+        "text_symlink_loop",
+        "text",
+        "순환 링크.txt",
+        "rejected:symlink_loop",
+        "a symlink to itself",
+        lambda s: Special("symlink", "순환 링크.txt"),
+    ),
+    CaseSpec(
+        "text_dangling_symlink",
+        "text",
+        "끊어진 링크.txt",
+        "rejected:dangling_symlink",
+        "a symlink to a missing file",
+        lambda s: Special("symlink", "없는 파일.txt"),
+    ),
+    CaseSpec(
+        "text_symlink_outside",
+        "text",
+        "바깥 링크.txt",
+        "rejected:symlink_outside_inputs",
+        "a symlink to the canary, outside the input folders (`ingest.follow_symlinks_outside: false`)",
+        lambda s: Special("symlink", os.path.join("..", CANARY_DIR, CANARY_FILE)),
+    ),
 )
 
 
 def cases(big_mb: float = 50, max_file_mb: int = 256) -> list[BadCase]:
     """Every case. `big_mb`: size of the giant publication; the gzip bomb inflates past `max_file_mb`."""
     sizes = Sizes(big_mb, max_file_mb)
+    names = {"big_mb": sizes.big_mb, "bomb_mb": sizes.bomb_mb, "tables_mb": sizes.tables_mb}
     return [
         BadCase(
             spec.name,
             spec.format,
-            spec.file.format(big_mb=sizes.big_mb, bomb_mb=sizes.bomb_mb),
+            spec.file.format(**names),
             spec.expect,
-            spec.what.format(big_mb=sizes.big_mb, bomb_mb=sizes.bomb_mb),
+            spec.what.format(**names),
             functools.partial(spec.build, sizes),
             spec.probe,
+            spec.absent,
         )
         for spec in CASES
     ]
@@ -644,6 +833,27 @@ def write_corpus(root: str, big_mb: float = 50, max_file_mb: int = 256) -> list[
     with open(os.path.join(root, CANARY_DIR, CANARY_FILE), "w", encoding="utf-8") as f:
         f.write(CANARY_MARKER + "\n")
     for case in all_cases:
-        with open(os.path.join(root, case.path), "wb") as f:
-            f.write(case.build())
+        path = os.path.join(root, case.path)
+        data = case.build()
+        if isinstance(data, Special):
+            _make_special(path, data)
+            continue
+        with open(path, "wb") as f:
+            f.write(data)
     return all_cases
+
+
+def _make_special(path: str, special: Special) -> None:
+    if os.path.lexists(path):  # a rerun into the same folder
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.rmdir(path)
+        else:
+            os.remove(path)
+    if special.kind == "fifo":
+        os.mkfifo(path)
+    elif special.kind == "directory":
+        os.mkdir(path)
+    elif special.kind == "symlink":
+        os.symlink(special.target, path)
+    else:
+        raise ValueError(f"unknown special file kind {special.kind!r}")

@@ -275,3 +275,123 @@ def wrong_types(name: str) -> bytes:
     rows[2]["claims"] = [1, 2]
     schema = parquet_schema().set(4, pa.field("claims", pa.list_(pa.int64())))
     return parquet_bytes(rows, schema)
+
+
+# ------------------------------------------------ faults that must cost one unit at most (issue 16)
+
+# Probes: text that must reach clean's sentences once the fault is survived.
+CHAR_REF_PROBE = "제어 문자 참조가 있던 문단도 그대로 읽혀야 한다."
+SURROGATE_PROBE = "짝 없는 대리 코드가 있던 문단도 읽혀야 한다."
+TABLES_PROBE = "닫히지 않은 표 태그 뒤의 문장도 읽혀야 한다."
+UTF16_PROBE = "바이트 순서 표시 없는 UTF-16 문서도 읽혀야 한다."
+# Must reach no output: an address under an unknown key or header.
+ADDRESS = "서울특별시 강남구 테헤란로 123, 4층 (역삼동, 발명빌딩) 홍길동 발명자의 주소이다."
+
+
+def _p_content_bounds(text: str) -> tuple[int, int]:
+    start = text.index(">", text.index("<p ")) + 1
+    return start, text.index("</p>", start)
+
+
+def deep_inline(name: str, depth: int = 3000) -> bytes:
+    """A publication whose first <p> wraps its text in `depth` nested <b>."""
+    text = xml_bytes(doc(name)).decode("utf-8")
+    start, end = _p_content_bounds(text)
+    return (text[:start] + "<b>" * depth + text[start:end] + "</b>" * depth + text[end:]).encode("utf-8")
+
+
+def deep_blocks(name: str, depth: int = 3000) -> bytes:
+    """A publication whose <description> content sits in `depth` nested unknown <div>."""
+    text = xml_bytes(doc(name)).decode("utf-8")
+    text = text.replace("<description>", "<description>" + "<div>" * depth, 1)
+    return text.replace("</description>", "</div>" * depth + "</description>", 1).encode("utf-8")
+
+
+def forbidden_char_refs(name: str) -> bytes:
+    """References to characters XML forbids (&#1;, &#xFFFE;) inside the probe paragraph."""
+    text = xml_bytes(doc(name, abstract=[CHAR_REF_PROBE])).decode("utf-8")
+    return text.replace(
+        CHAR_REF_PROBE, CHAR_REF_PROBE[:5] + "&#1;&#xFFFE;&#0;" + CHAR_REF_PROBE[5:], 1
+    ).encode()
+
+
+def _jsonl_line(rec: dict, **raw: str) -> str:
+    """A JSONL line where each placeholder `@@KEY@@` becomes the raw JSON text raw[KEY]."""
+    line = render_jsonl_line(rec)
+    for key, value in raw.items():
+        line = line.replace(f"@@{key}@@", value)
+    return line
+
+
+def lone_surrogates(name: str) -> bytes:
+    """3 records: a lone surrogate (valid JSON) in a text, one in an id, a control."""
+    text = doc(f"{name}-0", abstract=["@@S@@" + SURROGATE_PROBE])
+    ident = doc(f"{name}-1")
+    ident["id"] = "@@S@@" + ident["id"]
+    lines = [
+        _jsonl_line(text, S="\\ud800"),
+        _jsonl_line(ident, S="\\udfff"),
+        render_jsonl_line(doc(f"{name}-2")),
+    ]
+    return "".join(lines).encode("utf-8")
+
+
+def huge_id(name: str, digits: int = 4301) -> bytes:
+    """A record whose id is a number of `digits` digits (Python's int() limit is 4,300), a control."""
+    rec = doc(f"{name}-0")
+    rec["id"] = "@@N@@"
+    line = render_jsonl_line(rec).replace('"@@N@@"', "9" * digits, 1)
+    return line.encode("utf-8") + jsonl_bytes(doc(f"{name}-1"))
+
+
+def utf16_jsonl(name: str) -> bytes:
+    """3 records in UTF-16 with a BOM (one '\\n' is two bytes there)."""
+    return jsonl_bytes(*(doc(f"{name}-{i}") for i in range(3))).decode("utf-8").encode("utf-16")
+
+
+def unclosed_tables(name: str, megabytes: float) -> bytes:
+    """One record whose abstract is `megabytes` MB of unclosed <table> tags, then the probe."""
+    count = max(1, int(megabytes * 2**20) // len("<table>"))
+    return jsonl_bytes(doc(name, abstract=["<table>" * count + TABLES_PROBE]))
+
+
+def address_key(name: str) -> bytes:
+    """A record with an address under an unknown description key."""
+    rec = doc(name)
+    rec["description"] = {"발명자의 주소": ADDRESS, "inventor_address": ADDRESS, **rec["description"]}
+    return jsonl_bytes(rec)
+
+
+def parquet_bad_cell(name: str) -> bytes:
+    """3 rows; the second row's id is not UTF-8 (written as raw bytes into a string column)."""
+    import struct
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = parquet_rows(name, 3)
+    table = pa.Table.from_pylist(rows, schema=parquet_schema())
+    ids = [r["id"].encode("utf-8") for r in rows]
+    ids[1] = ids[1] + b"\xff\xfe"
+    offsets = [0]
+    for value in ids:
+        offsets.append(offsets[-1] + len(value))
+    column = pa.Array.from_buffers(
+        pa.string(),
+        len(ids),
+        [None, pa.py_buffer(struct.pack(f"<{len(offsets)}i", *offsets)), pa.py_buffer(b"".join(ids))],
+    )
+    table = table.set_column(table.schema.get_field_index("id"), "id", column)
+    out = io.BytesIO()
+    pq.write_table(table, out)
+    return out.getvalue()
+
+
+def utf16_text_without_bom(name: str) -> bytes:
+    return text_bytes(doc(name, abstract=[UTF16_PROBE])).decode("utf-8").encode("utf-16-le")
+
+
+def address_section(name: str) -> bytes:
+    """【】 text with a 【발명자의 주소】 section inside the description."""
+    text = text_bytes(doc(name)).decode("utf-8")
+    return text.replace("【배경기술】", f"【발명자의 주소】\n{ADDRESS}\n【배경기술】", 1).encode("utf-8")
