@@ -471,3 +471,26 @@ def test_export_command_writes_formats_and_refuses_bad_input(exports, tmp_path, 
     assert export_command(["--export", export_dir, "--format", "onnx", "--out", str(target)]) == 2
     assert "onnx" in capsys.readouterr().err and not target.exists()
     assert export_command(["--export", export_dir, "--bogus"]) == 2
+
+
+@pytest.mark.slow  # the demo_tfrecords fixture runs the demo corpus to tfrecords
+def test_hf_tokenizer_on_the_demo_held_out_sentences(demo_tfrecords, tmp_path):
+    """transformers' tokenizer from hf/'s files on the vocab stage's held-out morpheme lines:
+    every difference from ours is one of the two documented kinds (README, train)."""
+    import glob
+
+    from components.model_formats.equivalence import tokenizer_differences
+    from components.model_formats.huggingface import write_tokenizer_files
+
+    (held_out,) = glob.glob(os.path.join(demo_tfrecords, "vocab", "sample", "eval-*.jsonl"))
+    with open(held_out, encoding="utf-8") as f:
+        lines = [json.loads(line)["morphemes"] for line in f]
+    for flavour in ("bert", "electra"):
+        vocab = os.path.join(demo_tfrecords, "vocab", flavour, "vocab.txt")
+        folder = tmp_path / flavour
+        folder.mkdir()
+        write_tokenizer_files(str(folder), vocab, 512)
+        counts = tokenizer_differences(str(folder), vocab, lines)
+        assert counts["other"] == 0, counts["other_examples"]
+        assert counts["lines"] == len(lines) > 100
+        assert counts["identical_lines"] > 0.8 * counts["lines"], counts

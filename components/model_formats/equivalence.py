@@ -178,6 +178,40 @@ def markdown(table: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def tokenizer_differences(hf_dir: str, vocab_path: str, morpheme_lines) -> dict[str, Any]:
+    """transformers' tokenizer from `hf_dir` against pipeline.tokenizer (pretokenized) on
+    morpheme-split lines: identical lines, and each differing word classified as
+    `backward_split` (KorPatBERT's rule kept the backward split where BertTokenizer
+    splits forward only), `unk` ([UNK] per unknown word there, per unknown
+    character here) or `other` (with examples; expected to be none)."""
+    from transformers import AutoTokenizer
+
+    from pipeline.tokenizer import Tokenizer, basic_split, forward_pieces, load_vocab
+
+    hf = AutoTokenizer.from_pretrained(hf_dir)
+    ours = Tokenizer(vocab_path, cased=True, pretokenized=True)
+    vocab = load_vocab(vocab_path)
+    counts = {"lines": 0, "identical_lines": 0, "backward_split": 0, "unk": 0, "other": 0}
+    examples = []
+    for line in morpheme_lines:
+        counts["lines"] += 1
+        if hf.tokenize(line) == ours.tokenize(line)[1:-1]:
+            counts["identical_lines"] += 1
+            continue
+        for word in basic_split(line):
+            theirs, mine = hf.tokenize(word), ours.tokenize(word)[1:-1]
+            if theirs == mine:
+                continue
+            if "[UNK]" in theirs or "[UNK]" in mine:
+                counts["unk"] += 1
+            elif theirs == forward_pieces(word, vocab):
+                counts["backward_split"] += 1
+            else:
+                counts["other"] += 1
+                examples.append({"word": word, "transformers": theirs, "ours": mine})
+    return {**counts, "other_examples": examples[:20]}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m components.model_formats.equivalence", description=__doc__.split("\n")[0]

@@ -262,13 +262,15 @@ def electra_hparams(discriminator: Mapping[str, Any], generator: Mapping[str, An
     }
 
 
-def write_google(model, config: Mapping[str, Any], folder: str, vocab_path: str, max_seq_length: int) -> dict:
-    """google/: the checkpoint under Google's names, its config file(s) and vocab.txt."""
+def write_google(
+    tensors: Mapping[str, np.ndarray], config: Mapping[str, Any], folder: str, vocab_path: str, max_seq_length: int
+) -> dict:
+    """google/: the checkpoint under Google's names (`to_google(pretrainer_weights(model))`),
+    its config file(s) and vocab.txt."""
     import tensorflow as tf
 
     tf.io.gfile.makedirs(folder)
     electra = config.get("model_type") == "electra"
-    tensors = to_google(pretrainer_weights(model))
     prefix = os.path.join(folder, ELECTRA_CHECKPOINT if electra else BERT_CHECKPOINT)
     write_checkpoint(tensors, prefix)
     _write_json(os.path.join(folder, "bert_config.json"), google_config(config))
