@@ -42,7 +42,11 @@ def run_one(flavour: str, vocab_size: int, out: str) -> dict:
     os.makedirs(out, exist_ok=True)
     vocab = os.path.join(out, "vocab.txt")
     with open(vocab, "w", encoding="utf-8") as f:
-        f.write("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"t{i}" for i in range(vocab_size - 5)]))
+        f.write(
+            "\n".join(
+                ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"t{i}" for i in range(vocab_size - 5)]
+            )
+        )
         f.write("\n")
     settings = TrainSettings(model_type=flavour, model_size="base", vocab_size=vocab_size, vocab_path=vocab)
     t0 = time.time()
@@ -59,7 +63,9 @@ def run_one(flavour: str, vocab_size: int, out: str) -> dict:
     for sub in ("saved_model", "checkpoint", "google", "hf"):
         folder = os.path.join(export, sub)
         sizes[sub] = round(
-            sum(os.path.getsize(os.path.join(d, n)) for d, _, names in os.walk(folder) for n in names) / 2**20, 1
+            sum(os.path.getsize(os.path.join(d, n)) for d, _, names in os.walk(folder) for n in names)
+            / 2**20,
+            1,
         )
     return {
         "flavour": flavour,
@@ -86,7 +92,9 @@ def main() -> int:
         scratch = args.out or tempfile.mkdtemp(prefix="bench_export_")
         try:
             command = [sys.executable, __file__, "--one", flavour, "--vocab-size", str(args.vocab_size)]
-            done = subprocess.run([*command, "--out", os.path.join(scratch, flavour)], capture_output=True, text=True)
+            done = subprocess.run(
+                [*command, "--out", os.path.join(scratch, flavour)], capture_output=True, text=True
+            )
             if done.returncode:
                 print(done.stderr[-3000:], file=sys.stderr)
                 return done.returncode

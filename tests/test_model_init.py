@@ -285,3 +285,18 @@ def test_pusher_keeps_nested_saved_model(tmp_path):
     assert (destination / "saved_model" / "saved_model.pb").read_bytes() == b"pb"
     assert copy_nested_saved_models(str(source), str(destination)) == []
     assert ExportPusher.EXECUTOR_SPEC.executor_class is ExportPusherExecutor
+
+
+def test_finetune_init_loads_the_encoder_of_any_layout(korpat_release):
+    """checkpoint.load_encoder (finetune --init): a KorPatBERT-style Google folder gives the
+    encoder with the file's weights."""
+    from components.model_formats.checkpoint import detect_model_type, load_encoder
+
+    assert detect_model_type(korpat_release) == "bert"
+    encoder, config = load_encoder(korpat_release)
+    assert config["hidden_size"] == 48
+    stored = file_weights(os.path.join(korpat_release, "model.ckpt-7"))
+    np.testing.assert_array_equal(encoder.pooler_layer.kernel.numpy(), stored["bert/pooler/dense/kernel"])
+    np.testing.assert_array_equal(
+        encoder.get_embedding_table().numpy(), stored["bert/embeddings/word_embeddings"]
+    )

@@ -256,3 +256,35 @@ def check_vocab(path: str, vocab_path: str) -> None:
             + "; ".join(problems)
             + " (point tfrecords.bert_vocab at the checkpoint's vocab)"
         )
+
+
+def detect_model_type(path: str) -> str:
+    """'bert' or 'electra' for a model folder."""
+    import tensorflow as tf
+
+    source = find_source(path)
+    if source.kind in ("hf", "export"):
+        return _read_json(source.config).get("model_type", "bert")
+    names = [name for name, _ in tf.train.list_variables(source.weights)]
+    return "electra" if any(n.startswith("electra/") for n in names) else "bert"
+
+
+def load_encoder(path: str, model_type: str | None = None):
+    """(encoder with its weights, config) from an export, a Google-layout or an hf/ folder:
+    what `finetune --init` fine-tunes. The whole pretrainer is built and restored, so every
+    weight is checked; ELECTRA's pooler, which no format carries, keeps its initial values."""
+    from components.model_formats.package import dummy_features
+    from components.trainer.models import pretrainer_from_config
+
+    source = find_source(path)
+    if source.kind == "export":
+        from components.trainer.export import load_encoder as load_export
+
+        return load_export(source.folder)
+    model_type = model_type or detect_model_type(path)
+    configs = read_source_config(path, model_type)
+    config = {**configs["encoder"], **({"generator": configs["generator"]} if "generator" in configs else {})}
+    model, encoder = pretrainer_from_config(config)
+    model(dummy_features(), training=False)
+    restore(model, path)
+    return encoder, config

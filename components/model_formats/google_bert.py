@@ -263,7 +263,11 @@ def electra_hparams(discriminator: Mapping[str, Any], generator: Mapping[str, An
 
 
 def write_google(
-    tensors: Mapping[str, np.ndarray], config: Mapping[str, Any], folder: str, vocab_path: str, max_seq_length: int
+    tensors: Mapping[str, np.ndarray],
+    config: Mapping[str, Any],
+    folder: str,
+    vocab_path: str,
+    max_seq_length: int,
 ) -> dict:
     """google/: the checkpoint under Google's names (`to_google(pretrainer_weights(model))`),
     its config file(s) and vocab.txt."""
