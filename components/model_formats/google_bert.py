@@ -174,6 +174,31 @@ def to_google(weights: list[Weight]) -> dict[str, np.ndarray]:
     return {w.name: np.asarray(w.variable.numpy(), np.float32).reshape(w.shape) for w in weights}
 
 
+class LazyGoogle(Mapping):
+    """Google name -> array, read from the model's variable when asked: exporting a
+    base-size model never holds a second full copy of its weights."""
+
+    def __init__(self, weights: list[Weight]):
+        self._weights = {w.name: w for w in weights}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        w = self._weights[name]
+        return np.asarray(w.variable.numpy(), np.float32).reshape(w.shape)
+
+    def __iter__(self):
+        return iter(self._weights)
+
+    def __len__(self) -> int:
+        return len(self._weights)
+
+    def tensor(self, name: str):
+        """A TF tensor in Google's shape (a reshape of the variable's value, no numpy copy)."""
+        import tensorflow as tf
+
+        w = self._weights[name]
+        return tf.reshape(tf.cast(w.variable, tf.float32), w.shape)
+
+
 def is_training_state(name: str) -> bool:
     return name in TRAINING_STATE_NAMES or name.endswith(TRAINING_STATE_SUFFIXES)
 
@@ -212,11 +237,12 @@ def write_checkpoint(tensors: Mapping[str, np.ndarray], prefix: str) -> None:
 
     names = sorted(tensors)
     tf.io.gfile.makedirs(os.path.dirname(prefix))
+    lazy = isinstance(tensors, LazyGoogle)
     tf.raw_ops.SaveV2(
         prefix=prefix,
         tensor_names=names,
         shape_and_slices=[""] * len(names),
-        tensors=[tf.constant(tensors[n]) for n in names],
+        tensors=[tensors.tensor(n) if lazy else tf.constant(tensors[n]) for n in names],
     )
     base = os.path.basename(prefix)
     with tf.io.gfile.GFile(os.path.join(os.path.dirname(prefix), "checkpoint"), "w") as f:
@@ -269,8 +295,8 @@ def write_google(
     vocab_path: str,
     max_seq_length: int,
 ) -> dict:
-    """google/: the checkpoint under Google's names (`to_google(pretrainer_weights(model))`),
-    its config file(s) and vocab.txt."""
+    """google/: the checkpoint under Google's names (`LazyGoogle(pretrainer_weights(model))`
+    or `to_google(...)`), its config file(s) and vocab.txt."""
     import tensorflow as tf
 
     tf.io.gfile.makedirs(folder)

@@ -135,7 +135,7 @@ def write_formats(
         )
     local, upload = _local(export_dir)
     tokenizer_files = write_tokenizer_state(local, vocab_path, user_dic, user_csv, tokenizer_mode)
-    tensors = google_bert.to_google(google_bert.pretrainer_weights(model))
+    tensors = google_bert.LazyGoogle(google_bert.pretrainer_weights(model))
     if "google" in formats:
         summary["google"] = google_bert.write_google(
             tensors, config, os.path.join(local, "google"), vocab_path, config.get("max_seq_length", 512)

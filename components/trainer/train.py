@@ -362,6 +362,7 @@ def export_encoder(
     )
     tf.io.gfile.makedirs(os.path.join(export_dir, "checkpoint"))
     tf.train.Checkpoint(encoder=fresh).write(os.path.join(export_dir, "checkpoint", "encoder"))
+    del module, fresh  # a base-size copy: not held while the other formats are written
     if model is not None:
         tf.train.Checkpoint(model=model).write(os.path.join(export_dir, "checkpoint", PRETRAINER))
     export_config = {**config, "max_seq_length": seq_length, "step": step}
