@@ -196,11 +196,15 @@ def _initializer(config: dict[str, Any]):
     return tf_keras.initializers.TruncatedNormal(stddev=config["initializer_range"])
 
 
-def build_encoder(config: dict[str, Any], embedding_layer=None, embedding_width: int | None = None):
+def build_encoder(
+    config: dict[str, Any], embedding_layer=None, embedding_width: int | None = None, initializer=None
+):
     """`networks.BertEncoder` (dict outputs) from an `encoder_config` dict.
 
     `embedding_layer` / `embedding_width` let the ELECTRA generator share the
     discriminator's word embeddings (projected to its smaller hidden size).
+    `initializer` overrides the config's (the export's copy, whose weights are
+    set right after, uses zeros: drawing 100M truncated normals costs seconds).
     """
     from official.nlp.modeling import networks
 
@@ -216,7 +220,7 @@ def build_encoder(config: dict[str, Any], embedding_layer=None, embedding_width:
         inner_activation=_activation(config["hidden_act"], config.get("model_type", "bert")),
         output_dropout=config["hidden_dropout_prob"],
         attention_dropout=config["attention_probs_dropout_prob"],
-        initializer=_initializer(config),
+        initializer=initializer or _initializer(config),
         embedding_layer=embedding_layer,
         embedding_width=embedding_width,
         dict_outputs=True,
