@@ -69,7 +69,7 @@ def write_records(folder, flavour, vocab_size, count=32, seq_length=32, predicti
     return os.path.join(folder, "*")
 
 
-def quick_train(tmp_path, flavour, vocab, init_checkpoint="", steps=3):
+def quick_train(tmp_path, flavour, vocab, init_checkpoint="", steps=3, mixed_precision="off"):
     from components.trainer.train import train
 
     settings = TrainSettings(
@@ -83,7 +83,7 @@ def quick_train(tmp_path, flavour, vocab, init_checkpoint="", steps=3):
         checkpoint_every=steps,
         summary_every=steps,
         init_checkpoint=init_checkpoint,
-        mixed_precision="off",
+        mixed_precision=mixed_precision,
     )
     from pipeline.tokenizer import load_vocab
 
@@ -265,6 +265,26 @@ def test_electra_starts_from_its_hf_export(tmp_path):
         assert sorted(got) == sorted(expected)
         for name in expected:
             np.testing.assert_array_equal(got[name], expected[name], err_msg=f"{folder}: {name}")
+
+
+def test_electra_trains_in_mixed_precision_and_exports(tmp_path):
+    """mixed_float16 (what GPUs train with): Model Garden's ELECTRA sampling failed on
+    float16 logits; the export of the trained model matches it in every format."""
+    import tf_keras
+
+    from components.model_formats.equivalence import compare
+
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text(
+        "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(95)]) + "\n"
+    )
+    try:
+        metrics, export = quick_train(tmp_path, "electra", str(vocab), steps=2, mixed_precision="on")
+    finally:
+        tf_keras.mixed_precision.set_global_policy("float32")
+    assert metrics["mixed_precision"] is True and metrics["steps"] == 2
+    for fmt, row in compare(export).items():
+        assert max(row.values()) < 1e-4, (fmt, row)
 
 
 # ------------------------------------------------------------------ Pusher

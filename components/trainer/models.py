@@ -309,15 +309,28 @@ def build_generator(config: dict[str, Any], discriminator):
     return generator
 
 
+def _electra_pretrainer_class():
+    import tensorflow as tf
+    from official.nlp.modeling import models
+
+    class Float32SamplingElectraPretrainer(models.ElectraPretrainer):
+        """Samples replacements from float32 logits: under mixed_float16 Model Garden's
+        sampling adds float32 Gumbel noise to float16 logits and fails."""
+
+        def _get_fake_data(self, inputs, mlm_logits, duplicate=True):
+            return super()._get_fake_data(inputs, tf.cast(mlm_logits, tf.float32), duplicate)
+
+    return Float32SamplingElectraPretrainer
+
+
 def build_electra_pretrainer(
     discriminator_config: dict[str, Any], generator_config: dict[str, Any], max_predictions: int
 ):
     """`ElectraPretrainer`; the generator shares the discriminator's embeddings."""
-    from official.nlp.modeling import models
 
     discriminator = build_encoder(discriminator_config)
     generator = build_generator(generator_config, discriminator)
-    return models.ElectraPretrainer(
+    return _electra_pretrainer_class()(
         generator_network=generator,
         discriminator_network=discriminator,
         vocab_size=generator_config["vocab_size"],
