@@ -3,7 +3,7 @@
     Importer (the tfrecords stage's output as an Examples artifact)
       -> StatisticsGen -> ImportSchemaGen (tfrecords_schema/<output>/schema.pbtxt)
       -> ExampleValidator -> AnomaliesGate -> Trainer (components.trainer.run.run_fn)
-      -> Pusher (the export folder)
+      -> ExportPusher (the export folder; TFX's Pusher, nested saved_model.pb kept)
 
 The tfrecords stage already writes `Split-train/` and `Split-eval/` folders of
 `.tfrecord.gz` files, which is what an Examples artifact holds, so an Importer
@@ -92,6 +92,7 @@ def create_pipeline(plan: Mapping[str, Any], vertex: Mapping[str, Any] | None = 
     from tfx import v1 as tfx
 
     from components.gate import AnomaliesGate
+    from components.pusher import ExportPusher
 
     components = []
     last_trainer: dict[str, Any] = {}  # model type -> its latest phase's Trainer
@@ -129,7 +130,7 @@ def create_pipeline(plan: Mapping[str, Any], vertex: Mapping[str, Any] | None = 
         # The gate has no output the Trainer reads; this edge is what stops
         # training on records that do not match their schema.
         trainer.add_upstream_node(gate)
-        pusher = tfx.components.Pusher(
+        pusher = ExportPusher(
             model=trainer.outputs["model"],
             push_destination=tfx.proto.PushDestination(
                 filesystem=tfx.proto.PushDestination.Filesystem(base_directory=phase["export_dir"])

@@ -17,7 +17,7 @@ if [ -z "$PYTHON" ]; then
   exit 2
 fi
 
-hash=$(cat requirements.txt requirements-dev.txt requirements-tfx.txt pyproject.toml setup.py | sha256sum | cut -c1-16)
+hash=$(cat requirements.txt requirements-dev.txt requirements-tfx.txt requirements-torch.txt pyproject.toml setup.py | sha256sum | cut -c1-16)
 stamp=.venv/.installed-$hash
 if [ -f "$stamp" ]; then
   echo "setup: .venv is up to date"
@@ -31,6 +31,7 @@ echo "setup: creating .venv with $($PYTHON --version) (first run takes about 5 m
 # tfx 1.16 declares python<3.11 but runs on 3.11 with these pins; installing
 # it without dependency resolution keeps pip from picking packages for 3.12.
 .venv/bin/pip install --quiet --disable-pip-version-check --no-deps --ignore-requires-python -r requirements-tfx.txt
+.venv/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-torch.txt
 .venv/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 rm -f .venv/.installed-*
 touch "$stamp"

@@ -54,6 +54,17 @@ class TrainSettings:
     electra_discriminator_weight: float = _field(50.0, "ELECTRA: weight of the replaced-token loss.")
     shuffle_buffer: int = _field(10000, "Records in the training shuffle buffer.")
     vocab_path: str = _field("", "vocab.txt copied into the export (train() may pass it instead).")
+    init_checkpoint: str = _field(
+        "",
+        "Start from this model: a Google-layout BERT folder (*.ckpt* + bert_config.json or *_config.json "
+        "+ vocab.txt, e.g. KorPatBERT's), an hf/ folder or an export. Its config sets the model size; "
+        "encoder and pretraining heads are restored, the optimizer and step start fresh.",
+    )
+    user_dictionary: str = _field(
+        "", "Mecab-ko user.dic the records were analysed with (copied into the export)."
+    )
+    user_csv: str = _field("", "The user dictionary's source CSV (copied into the export).")
+    tokenizer_mode: str = _field("fast", "pipeline.tokenizer mode recorded in the export (korpat or fast).")
 
     def __post_init__(self) -> None:
         errors = []
@@ -76,6 +87,8 @@ class TrainSettings:
             errors.append(f"seq_length must be <= 512 (max_position_embeddings), got {self.seq_length}")
         if not 0.0 < self.electra_mask_prob < 1.0:
             errors.append(f"electra_mask_prob must be in (0, 1), got {self.electra_mask_prob!r}")
+        if self.tokenizer_mode not in ("korpat", "fast"):
+            errors.append(f"tokenizer_mode must be korpat or fast, got {self.tokenizer_mode!r}")
         if self.learning_rate is not None and not self.learning_rate > 0:
             errors.append(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if errors:

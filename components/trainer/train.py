@@ -11,9 +11,12 @@ windows inside one `tf.function`, saves checkpoints, evaluates, and exports:
     export_dir/checkpoint/encoder.*  tf.train.Checkpoint(encoder=...)
     export_dir/checkpoint/pretrainer.*  tf.train.Checkpoint(model=...): the whole
                                    pretrainer, heads included, for the next phase
-    export_dir/config.json         encoder_config + max_seq_length + step
+    export_dir/config.json         encoder_config + max_seq_length + step (ELECTRA: + "generator")
     export_dir/vocab.txt
     export_dir/training.json       the metrics train() returns
+    export_dir/google/, hf/        Google BERT/ELECTRA and Hugging Face layouts, and the
+    export_dir/user.dic, user.csv, tokenizer_settings.json   tokenizer state
+                                   (components.model_formats.package)
 
 Losses are computed per replica as that replica's share of the global loss
 (numerators summed locally, denominators summed over all replicas), so the
@@ -62,6 +65,10 @@ def resolve_vocab(settings: TrainSettings, vocab_path: str | None) -> tuple[Trai
     if missing:
         raise ValueError(f"{vocab_path} lacks {missing}")
     special = {t: vocab[t] for t in inputs.SPECIAL_TOKENS}
+    if settings.init_checkpoint:
+        from components.model_formats.checkpoint import check_vocab
+
+        check_vocab(settings.init_checkpoint, vocab_path)  # before anything runs
     return settings.replace(vocab_path=vocab_path), vocab_path, special
 
 
@@ -228,15 +235,29 @@ def _dummy_features(settings: TrainSettings) -> dict:
 
 
 def warm_start(encoder, init_checkpoint: str, model=None) -> None:
-    """Start from a previous phase's export (bert-128 -> bert-512).
+    """Start from a previous phase's export (bert-128 -> bert-512) or another model.
 
     With `model` and an export that holds the whole pretrainer
     (`checkpoint/pretrainer.*`) of the same model type, everything is restored,
     the MLM/NSP heads and ELECTRA's generator included (they do not depend on
     the sequence length), so phase 2 starts where phase 1 ended. Otherwise only
-    the encoder is restored; every variable must match either way."""
+    the encoder is restored; every variable must match either way. A folder
+    in Google's checkpoint layout or an hf/ folder restores the whole
+    pretrainer through `components.model_formats.checkpoint`."""
     import tensorflow as tf
 
+    if not tf.io.gfile.exists(os.path.join(init_checkpoint, "checkpoint", PRETRAINER + ".index")) and (
+        not tf.io.gfile.exists(os.path.join(init_checkpoint, "checkpoint", "encoder.index"))
+    ):
+        from components.model_formats.checkpoint import restore
+
+        if model is None:
+            raise ValueError(
+                f"init_checkpoint {init_checkpoint}: restoring a Google or hf/ folder needs the model"
+            )
+        source = restore(model, init_checkpoint)
+        log.info("started from %s (%s layout)", source.weights, source.kind)
+        return
     with tf.io.gfile.GFile(os.path.join(init_checkpoint, "config.json")) as f:
         previous = json.load(f)
     current = {k: encoder.get_config().get(k) for k in ("hidden_size", "num_layers", "vocab_size")}
@@ -256,6 +277,14 @@ def warm_start(encoder, init_checkpoint: str, model=None) -> None:
     prefix = os.path.join(init_checkpoint, "checkpoint", "encoder")
     tf.train.Checkpoint(encoder=encoder).read(prefix).assert_consumed()
     log.info("warm-started the encoder from %s (step %s)", prefix, previous.get("step"))
+
+
+def model_config(settings: TrainSettings) -> dict:
+    """The export's config: the encoder's, with the ELECTRA generator's under "generator"."""
+    config = encoder_config(settings)
+    if settings.model_type == "electra":
+        config["generator"] = encoder_config(settings, generator=True)
+    return config
 
 
 def encoder_type(model) -> str | None:
@@ -308,11 +337,13 @@ def export_encoder(
     vocab_path: str,
     metrics: dict,
     model=None,
+    settings: TrainSettings | None = None,
 ) -> None:
     """Write the export layout (see the module docstring) for a trained encoder.
 
     The encoder is copied into a fresh float32 model built outside any
-    strategy, which is exactly what `export.load_encoder` rebuilds.
+    strategy, which is exactly what `export.load_encoder` rebuilds. With the
+    pretrainer (`model`), google/ and hf/ are written too.
     """
     import tensorflow as tf
     import tf_keras
@@ -320,23 +351,37 @@ def export_encoder(
     if tf.distribute.has_strategy():
         raise RuntimeError("export_encoder must run outside a strategy scope")
     tf_keras.mixed_precision.set_global_policy("float32")
-    fresh = build_encoder(config)
+    fresh = build_encoder(config, initializer=tf_keras.initializers.Zeros())
     fresh.set_weights(encoder.get_weights())
     tf.io.gfile.makedirs(export_dir)
     module = tf.Module()
-    module.encoder = fresh
+    # The variables and the serving function only: saving the Keras model too
+    # would trace every layer's call (a base model's export took 30 s, now 20).
+    module.encoder_variables = list(fresh.variables)
     module.serve = serving_function(fresh)
     tf.saved_model.save(
         module, os.path.join(export_dir, "saved_model"), signatures={"serving_default": module.serve}
     )
     tf.io.gfile.makedirs(os.path.join(export_dir, "checkpoint"))
     tf.train.Checkpoint(encoder=fresh).write(os.path.join(export_dir, "checkpoint", "encoder"))
+    del module, fresh  # a base-size copy: not held while the other formats are written
     if model is not None:
         tf.train.Checkpoint(model=model).write(os.path.join(export_dir, "checkpoint", PRETRAINER))
-    _write_json(
-        os.path.join(export_dir, "config.json"), {**config, "max_seq_length": seq_length, "step": step}
-    )
+    export_config = {**config, "max_seq_length": seq_length, "step": step}
+    _write_json(os.path.join(export_dir, "config.json"), export_config)
     tf.io.gfile.copy(vocab_path, os.path.join(export_dir, "vocab.txt"), overwrite=True)
+    if model is not None:
+        from components.model_formats.package import write_formats
+
+        write_formats(
+            model,
+            export_config,
+            export_dir,
+            vocab_path,
+            user_dic=(settings.user_dictionary or None) if settings else None,
+            user_csv=(settings.user_csv or None) if settings else None,
+            tokenizer_mode=settings.tokenizer_mode if settings else "fast",
+        )
     _write_json(os.path.join(export_dir, METRICS_FILE), metrics)
     log.info("exported step %d to %s", step, export_dir)
 
@@ -420,13 +465,13 @@ def _train(settings, strategy, mixed, folders: Folders, train_files, eval_files,
             restored = checkpoint.restore(latest)
             restored.assert_existing_objects_matched()
             log.info("restored %s", latest)
-        elif init_checkpoint:
-            warm_start(encoder, init_checkpoint, model)
+        elif init_checkpoint or settings.init_checkpoint:
+            warm_start(encoder, init_checkpoint or settings.init_checkpoint, model)
     start_step = int(optimizer.iterations.numpy())
     if start_step:
         print(f"resumed from step {start_step} ({latest})", flush=True)
 
-    config = encoder_config(settings)
+    config = model_config(settings)
     base = {
         "model_type": settings.model_type,
         "model_size": settings.model_size,
@@ -457,6 +502,7 @@ def _train(settings, strategy, mixed, folders: Folders, train_files, eval_files,
             settings.vocab_path,
             metrics,
             model,
+            settings,
         )
         return metrics
 
@@ -560,7 +606,15 @@ def _train(settings, strategy, mixed, folders: Folders, train_files, eval_files,
     if folders.chief:
         _write_json(os.path.join(folders.checkpoints, METRICS_FILE), metrics)
     export_encoder(
-        encoder, config, folders.export, step, settings.seq_length, settings.vocab_path, metrics, model
+        encoder,
+        config,
+        folders.export,
+        step,
+        settings.seq_length,
+        settings.vocab_path,
+        metrics,
+        model,
+        settings,
     )
     return metrics
 

@@ -41,10 +41,15 @@ def test_settings_reject_unknown_keys_and_bad_values():
 
 
 def test_encoder_config_has_korpatbert_keys():
-    from components.trainer.models import BERT_CONFIG_KEYS, encoder_config
+    from components.trainer.models import BERT_CONFIG_KEYS, KORPAT_EXTRA_KEYS, encoder_config
 
     config = encoder_config(TrainSettings(model_size="base", vocab_size=21400))
-    assert sorted(config) == sorted([*BERT_CONFIG_KEYS, "model_type"])
+    assert sorted(config) == sorted([*BERT_CONFIG_KEYS, *KORPAT_EXTRA_KEYS, "model_type"])
+    assert (config["directionality"], config["pooler_type"], config["pooler_fc_size"]) == (
+        "bidi",
+        "first_token_transform",
+        768,
+    )
     assert (config["num_hidden_layers"], config["hidden_size"], config["num_attention_heads"]) == (
         12,
         768,

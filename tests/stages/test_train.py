@@ -279,10 +279,17 @@ def test_train_stage_runs_resumes_after_a_kill_caches_and_finetunes(demo_tfrecor
             "saved_model",
             "training.json",
             "vocab.txt",
+            "google",
+            "hf",
+            "tokenizer_settings.json",
         }
         with open(os.path.join(export, "config.json"), encoding="utf-8") as f:
             config_json = json.load(f)
         assert config_json["model_type"] == phase.split("-")[0]
+        # The pushed copy is complete: its SavedModel loads (TFX's Pusher alone drops the nested .pb).
+        import tensorflow as tf
+
+        assert "serving_default" in tf.saved_model.load(os.path.join(export, "saved_model")).signatures
     assert "train        done" in run_cli(config, "status").stdout
 
     # 3. Forced rerun with nothing changed: TFX's cache serves every node, no new export.
