@@ -9,6 +9,7 @@ setup:
 demo: setup
 	$(PY) -m pipeline run
 	$(PY) -m pipeline finetune
+	$(PY) -m pipeline report
 	$(PY) -m pipeline status
 
 test: setup

@@ -29,11 +29,35 @@ def compile_vertex(plan: dict[str, Any], vertex: dict[str, Any], output_path: st
     return compile_spec(plan, vertex, output_path)
 
 
-def finetune_command(config, export_dir: str | None, data_path: str | None, out_dir: str | None) -> int:
-    """`python -m pipeline finetune`: CPC-section classification on an export."""
+def finetune_command(
+    config, export_dir: str | None, data_path: str | None, out_dir: str | None, init: str | None = None
+) -> int:
+    """`python -m pipeline finetune`: CPC-section classification on an export, or (init) on a
+    Google-layout or hf/ model folder."""
     from components.finetune import finetune_command as command
 
-    return command(config, export_dir, data_path, out_dir)
+    return command(config, export_dir, data_path, out_dir, init=init)
+
+
+def check_init_checkpoint(path: str, model_type: str, vocab_path: str) -> None:
+    """Raises ValueError (one line naming the files) unless `path` is a model of `model_type`
+    that training can start from with the vocab at `vocab_path` ("" = none configured)."""
+    from components.model_formats.checkpoint import check_vocab, find_source, read_source_config
+
+    read_source_config(path, model_type)
+    if not vocab_path:
+        raise ValueError(
+            f"train.init_checkpoint {path}: set tfrecords.{model_type}_vocab to its vocab "
+            f"({find_source(path).vocab}) so that the records use the checkpoint's token ids"
+        )
+    check_vocab(path, vocab_path)
+
+
+def export_command(argv: Sequence[str], default_export: str | None) -> int:
+    """`python -m pipeline export`: write an export's saved_model/, google/ and hf/ formats."""
+    from components.model_formats.cli import export_command as command
+
+    return command(argv, default_export)
 
 
 def load_encoder(export_dir: str):
@@ -43,4 +67,11 @@ def load_encoder(export_dir: str):
     return load(export_dir)
 
 
-__all__: Sequence[str] = ("compile_vertex", "finetune_command", "load_encoder", "run_local_pipeline")
+__all__: Sequence[str] = (
+    "check_init_checkpoint",
+    "compile_vertex",
+    "export_command",
+    "finetune_command",
+    "load_encoder",
+    "run_local_pipeline",
+)

@@ -77,15 +77,12 @@ def encode_batch(tokenizer, sentences: Sequence[str], max_len: int) -> dict[str,
     return {"input_word_ids": ids, "input_mask": mask, "input_type_ids": types}
 
 
-def user_dictionary(config: PipelineConfig, export_dir: str) -> str | None:
-    """The user.dic sentences were analysed with in pretraining (export's copy first)."""
-    for path in (
-        filesystems.join(export_dir, "user.dic"),
-        filesystems.join(resolve_path(config, config.output_root), "dictionary", "user.dic"),
-    ):
-        if config.morph.use_user_dictionary and filesystems.exists(path) and "://" not in path:
-            return path
-    return None
+def user_dictionary(config: PipelineConfig, model_dir: str) -> str | None:
+    """The user.dic the model's pretraining text was analysed with: the copy the model folder
+    carries (an export always does when one was used). Never the current output root's: a
+    model from another run was trained on its own dictionary's morphemes."""
+    path = filesystems.join(model_dir, "user.dic")
+    return path if filesystems.exists(path) and "://" not in path else None
 
 
 def build_classifier(encoder, num_labels: int, dropout: float):
@@ -102,15 +99,30 @@ def build_classifier(encoder, num_labels: int, dropout: float):
 
 
 def finetune(
-    config: PipelineConfig, export_dir: str, data_path: str, out_dir: str | None = None
+    config: PipelineConfig,
+    export_dir: str,
+    data_path: str,
+    out_dir: str | None = None,
+    init: str | None = None,
 ) -> dict[str, Any]:
-    """Fine-tune and evaluate; returns (and writes, when out_dir is set) the report."""
+    """Fine-tune and evaluate; returns (and writes, when out_dir is set) the report.
+
+    init: fine-tune the model in this folder instead of an export of this pipeline (a
+    Google-layout BERT folder such as KorPatBERT's, or an hf/ folder); its vocab and, when
+    present, its user.dic tokenise the sentences."""
     import numpy as np
     import tensorflow as tf
     import tf_keras
 
+    from components.model_formats.checkpoint import find_source
+    from components.model_formats.checkpoint import load_encoder as load_model
     from components.trainer.export import load_encoder
     from pipeline.text.tokenizer import Tokenizer
+
+    # Same command, same seed, same machine: the same scores (TensorFlow's CPU kernels
+    # otherwise reduce in a thread-dependent order).
+    tf.keras.utils.set_random_seed(config.finetune.seed)
+    tf.config.experimental.enable_op_determinism()
 
     c = config.finetune
     started = time.time()
@@ -126,11 +138,17 @@ def finetune(
         if not splits[name]:
             raise ValueError(f"{data_path}: the {name} split is empty; use more sentences")
 
+    model_dir = init or export_dir
+    vocab = filesystems.join(export_dir, "vocab.txt")
+    if init:
+        vocab = find_source(init).vocab
+        if not vocab:
+            raise ValueError(f"{init}: no vocab.txt (or *vocab*.txt) beside the model")
     tokenizer = Tokenizer(
-        filesystems.join(export_dir, "vocab.txt"),
+        vocab,
         cased=True,
         mode="fast",
-        user_dictionary_path=user_dictionary(config, export_dir),
+        user_dictionary_path=user_dictionary(config, model_dir),
     )
     data = {}
     for name, pairs in splits.items():
@@ -140,7 +158,7 @@ def finetune(
         )
 
     tf.keras.utils.set_random_seed(c.seed)
-    encoder, encoder_config = load_encoder(export_dir)
+    encoder, encoder_config = load_model(init) if init else load_encoder(export_dir)
     model = build_classifier(encoder, len(labels), float(encoder_config.get("hidden_dropout_prob", 0.1)))
     model.compile(
         optimizer=tf_keras.optimizers.Adam(learning_rate=c.learning_rate),
@@ -166,7 +184,7 @@ def finetune(
         if chosen.any():
             per_label[label] = round(float(np.mean(predicted[chosen] == i)), 4)
     report = {
-        "export": export_dir,
+        "export": model_dir,
         "data": data_path,
         "labels": labels,
         "examples": {name: len(pairs) for name, pairs in splits.items()},
@@ -189,12 +207,16 @@ def finetune(
 
 
 def finetune_command(
-    config: PipelineConfig, export_dir: str | None, data_path: str | None, out_dir: str | None
+    config: PipelineConfig,
+    export_dir: str | None,
+    data_path: str | None,
+    out_dir: str | None,
+    init: str | None = None,
 ) -> int:
     from pipeline.layout import export_for
 
     try:
-        export_dir = export_dir or export_for(config, config.finetune.model)
+        export_dir = export_dir or init or export_for(config, config.finetune.model)
     except RuntimeError as e:  # no export yet: a usage error
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -202,12 +224,14 @@ def finetune_command(
     out_dir = out_dir or filesystems.join(
         resolve_path(config, config.output_root), "finetune", config.finetune.model
     )
-    for path, what in ((filesystems.join(export_dir, "config.json"), "export"), (data_path, "data")):
+    wanted = [(data_path, "data")]
+    wanted += [(init, "model folder")] if init else [(filesystems.join(export_dir, "config.json"), "export")]
+    for path, what in wanted:
         if not filesystems.exists(path):
             print(f"error: {what} not found: {path}", file=sys.stderr)
             return 2
     try:
-        report = finetune(config, export_dir, data_path, out_dir)
+        report = finetune(config, export_dir, data_path, out_dir, init=init)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

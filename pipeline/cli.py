@@ -11,7 +11,8 @@
     python -m pipeline stats PATH_OR_GLOB            # figures and an HTML report of TFRecords
     python -m pipeline report [--root DIR]           # one offline HTML report of the run
     python -m pipeline train [--force]              # TFX pretraining (the train stage)
-    python -m pipeline finetune [--export DIR]      # CPC-section classification on an export
+    python -m pipeline finetune [--export DIR | --init DIR]   # CPC-section classification on an export
+    python -m pipeline export [--export DIR] [--out DIR]      # saved_model/, google/ and hf/ of an export
     python -m pipeline compile-vertex --out FILE    # the TFX pipeline as a Vertex AI spec (offline)
 
 Global options (before or after the subcommand): `--config PATH`, `--profile NAME`
@@ -104,12 +105,20 @@ def _tokenize_arguments(p: argparse.ArgumentParser) -> None:
         help="vocab.txt (this pipeline's or KorPatBERT's layout); default: the vocab stage's bert/vocab.txt",
     )
     p.add_argument("--user-dict", help="Mecab-ko user dictionary (.dic)")
-    p.add_argument("--mode", choices=("korpat", "fast"), default="fast")
+    p.add_argument(
+        "--model",
+        metavar="DIR",
+        help="tokenise as a model folder does (an export or its hf/): its vocab, user.dic and mode",
+    )
+    p.add_argument("--mode", choices=("korpat", "fast"), default=None, help="default: fast, or the model's")
 
 
 def _stats_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", metavar="PATH_OR_GLOB", help="a TFRecord file, a folder of them or a glob")
     p.add_argument("--vocab", help="vocab.txt to decode ids; default: the vocab stage's, by flavour")
+    p.add_argument(
+        "--model", metavar="DIR", help="decode ids with a model folder's vocab (an export or its hf/)"
+    )
     p.add_argument(
         "--out", metavar="DIR", help="where stats.json and stats.html go (default: beside the files)"
     )
@@ -125,8 +134,23 @@ def _report_arguments(p: argparse.ArgumentParser) -> None:
 
 def _finetune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--export", metavar="DIR", help="an export folder (default: the train stage's newest)")
+    p.add_argument(
+        "--init",
+        metavar="DIR",
+        help="fine-tune another model instead: a Google-layout BERT folder (KorPatBERT's) or an hf/ folder",
+    )
     p.add_argument("--data", metavar="TSV", help="label<TAB>sentence file (default: finetune.data)")
     p.add_argument("--out", metavar="DIR", help="where the report goes (default: <output_root>/finetune)")
+
+
+def _export_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--export", metavar="DIR", help="an export folder (default: the newest of finetune.model's type)"
+    )
+    p.add_argument(
+        "--format", default="saved_model,google,hf", help="comma-separated: saved_model, google, hf"
+    )
+    p.add_argument("--out", metavar="DIR", help="where to write (default: into the export folder)")
 
 
 def _compile_vertex_arguments(p: argparse.ArgumentParser) -> None:
@@ -198,6 +222,12 @@ COMMANDS: dict[str, Command] = {
         "fine-tune a pretrained encoder on CPC-labelled sentences",
         "pipeline.tools.model_commands:finetune",
         _finetune_arguments,
+        config="offline",
+    ),
+    "export": Command(
+        "write an export's model formats: saved_model/, google/ (Google BERT) and hf/ (Hugging Face)",
+        "pipeline.tools.model_commands:export",
+        _export_arguments,
         config="offline",
     ),
     "compile-vertex": Command(

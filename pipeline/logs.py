@@ -38,7 +38,9 @@ QUIET_ENV = {
 }
 
 # Python loggers of libraries that warn about themselves, not about the run.
-QUIET_LOGGERS = ("tensorflow", "absl", "h5py", "py.warnings")
+# apache_beam.io.tfrecordio: "Couldn't find python-snappy" in every process that
+# writes TFRecords (TFX's StatisticsGen in the train stage's child process too).
+QUIET_LOGGERS = ("tensorflow", "absl", "h5py", "py.warnings", "apache_beam.io.tfrecordio")
 
 # Beam reports these at WARNING (DirectRunner's workers on every start, the
 # TFRecord sink when python-snappy is absent); they say nothing about the run.

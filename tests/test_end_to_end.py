@@ -162,7 +162,9 @@ def test_demo_counters_of_every_data_stage_match_the_golden_file(demo_tfrecords)
     golden = _golden()
     for stage in ("ingest", "clean", "nouns", "dictionary", "morph", "vocab", "tfrecords"):
         assert _counters(_manifest(demo_tfrecords, stage)) == golden[stage], stage
-    assert _manifest(demo_tfrecords, "tfrecords")["report"] == golden["tfrecords_examples"]
+    report = dict(_manifest(demo_tfrecords, "tfrecords")["report"])
+    report.pop("nsp")  # shares, checked in tests/stages/test_tfrecords.py
+    assert report == golden["tfrecords_examples"]
 
 
 def test_machine_settings_leave_every_stage_done(demo_tfrecords):

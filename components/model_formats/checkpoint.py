@@ -238,7 +238,7 @@ def restore(model, path: str) -> Source:
 def check_vocab(path: str, vocab_path: str) -> None:
     """ModelFormatError naming both files when `vocab_path` is not the checkpoint's vocab
     (size or special-token ids differ). A checkpoint without a vocab file passes."""
-    from pipeline.tokenizer import load_vocab
+    from pipeline.text.tokenizer import load_vocab
 
     source = find_source(path)
     if source.vocab is None:

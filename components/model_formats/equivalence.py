@@ -179,14 +179,14 @@ def markdown(table: dict[str, Any]) -> str:
 
 
 def tokenizer_differences(hf_dir: str, vocab_path: str, morpheme_lines) -> dict[str, Any]:
-    """transformers' tokenizer from `hf_dir` against pipeline.tokenizer (pretokenized) on
+    """transformers' tokenizer from `hf_dir` against pipeline.text.tokenizer (pretokenized) on
     morpheme-split lines: identical lines, and each differing word classified as
     `backward_split` (KorPatBERT's rule kept the backward split where BertTokenizer
     splits forward only), `unk` ([UNK] per unknown word there, per unknown
     character here) or `other` (with examples; expected to be none)."""
     from transformers import AutoTokenizer
 
-    from pipeline.tokenizer import Tokenizer, basic_split, forward_pieces, load_vocab
+    from pipeline.text.tokenizer import Tokenizer, basic_split, forward_pieces, load_vocab
 
     hf = AutoTokenizer.from_pretrained(hf_dir)
     ours = Tokenizer(vocab_path, cased=True, pretokenized=True)

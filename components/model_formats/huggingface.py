@@ -207,7 +207,7 @@ outputs = model(**tokenizer(text, return_tensors="pt"))
 ```
 
 Differences from the pipeline's own tokenizer (KorPatBERT's bidirectional
-WordPiece, `pipeline.tokenizer`): transformers' BertTokenizer splits each word
+WordPiece, `pipeline.text.tokenizer`): transformers' BertTokenizer splits each word
 forward only, where KorPatBERT's rule sometimes keeps the backward split, and
 writes one `[UNK]` per unknown word where ours writes one per unknown
 character. On the demo's held-out sentences 83-95% of sentences come out

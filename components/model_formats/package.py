@@ -32,10 +32,10 @@ USER_CSV = "user.csv"
 
 
 def tokenizer_settings(vocab_path: str, user_dic: str | None, mode: str = "fast") -> dict[str, Any]:
-    """What tokenises text exactly as pretraining did (pipeline.tokenizer.Tokenizer's arguments)."""
+    """What tokenises text exactly as pretraining did (pipeline.text.tokenizer.Tokenizer's arguments)."""
     from importlib import metadata
 
-    from pipeline.tokenizer import TOKENIZER_VERSION, load_vocab, vocab_layout
+    from pipeline.text.tokenizer import TOKENIZER_VERSION, load_vocab, vocab_layout
 
     def version(dist: str) -> str | None:
         try:
@@ -122,7 +122,7 @@ def write_formats(
 
     config: the export's config.json content (ELECTRA's holds "generator")."""
     from components.model_formats import google_bert, huggingface
-    from pipeline.tokenizer import load_vocab
+    from pipeline.text.tokenizer import load_vocab
 
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:

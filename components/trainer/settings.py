@@ -64,7 +64,9 @@ class TrainSettings:
         "", "Mecab-ko user.dic the records were analysed with (copied into the export)."
     )
     user_csv: str = _field("", "The user dictionary's source CSV (copied into the export).")
-    tokenizer_mode: str = _field("fast", "pipeline.tokenizer mode recorded in the export (korpat or fast).")
+    tokenizer_mode: str = _field(
+        "fast", "pipeline.text.tokenizer mode recorded in the export (korpat or fast)."
+    )
 
     def __post_init__(self) -> None:
         errors = []

@@ -406,9 +406,14 @@ def train(
     settings, vocab_path, special = resolve_vocab(settings, vocab_path)
     # BertPretrainerV2 hands its whole input dict to the encoder, which warns on every trace.
     warnings.filterwarnings("ignore", message="Input dict contained keys", category=UserWarning)
-    tf.random.set_seed(settings.seed)
+    tf.keras.utils.set_random_seed(settings.seed)
     strategy = make_strategy()
     gpus = bool(tf.config.list_logical_devices("GPU"))
+    if not gpus:
+        # On CPU the same seed gives the same model (and the demo's fine-tune the same
+        # score): TensorFlow's CPU kernels otherwise reduce in a thread-dependent order.
+        # GPUs keep their fast non-deterministic kernels (some ops have no other).
+        tf.config.experimental.enable_op_determinism()
     mixed = settings.mixed_precision == "on" or (settings.mixed_precision == "auto" and gpus)
     if mixed and not gpus:
         log.warning("mixed_precision=on without GPUs: float16 on CPU is slow")

@@ -459,6 +459,15 @@ class TrainPhase:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
+    init_checkpoint: str = _field(
+        "",
+        "Start the first phase of each model type from an existing model instead of random "
+        "weights: a Google-layout BERT folder (any *.ckpt* prefix + bert_config.json or a "
+        "*_config.json such as KorPatBERT's + vocab.txt), a Hugging Face folder (an export's hf/) "
+        "or an export of this pipeline. Its config sets the model size; encoder and pretraining "
+        "heads are restored, optimizer and step start fresh. tfrecords.bert_vocab must then name "
+        "the checkpoint's vocab.",
+    )
     phases: tuple[TrainPhase, ...] = _field(
         (TrainPhase("bert-128", 60), TrainPhase("electra-128", 60)),
         "What to pretrain, in order. Phases of one model type chain: each starts from the "

@@ -391,6 +391,11 @@ def check_stage_files(config: PipelineConfig, stage: Stage) -> None:
     for path in stage.files(config) if stage.files else ():
         if not FileSystems.exists(path):
             raise RunRefused(f"stage {stage.name} reads {path}, which does not exist")
+    if stage.check is not None:
+        try:
+            stage.check(config)
+        except ValueError as e:
+            raise RunRefused(f"stage {stage.name}: {e}") from None
 
 
 def check_upstream(survey: Survey, stage: Stage) -> None:

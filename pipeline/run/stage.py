@@ -71,3 +71,7 @@ class Stage:
     # Keep the previous output when rerunning (train's ML Metadata, checkpoints
     # and exports are what let a rerun resume); only the manifest is removed.
     keep_output: bool = False
+    # Checks of the config that need more than the files to exist (a checkpoint's
+    # config against its vocab, say); raises ValueError with one line. Runs before
+    # any stage of the command writes.
+    check: Callable[[PipelineConfig], None] | None = None

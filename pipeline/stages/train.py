@@ -56,6 +56,7 @@ CHECKPOINT_KEYS = (
     "weight_decay",
     "seed",
     "v2_feature_names",
+    "init_checkpoint",
 )
 
 
@@ -93,6 +94,8 @@ def phase_settings(
         "seed": t.seed,
         "mixed_precision": t.mixed_precision,
         "v2_feature_names": tfrecords.v2_feature_names,
+        "init_checkpoint": "",  # set by plan() on the first phase of each model type
+        "tokenizer_mode": "fast",
     }
 
 
@@ -125,10 +128,21 @@ def plan(config: PipelineConfig, ctx: StageContext, offline: bool = False) -> di
         records_fingerprint = filesystems.read_json(filesystems.join(tfrecords_dir, MANIFEST))["fingerprint"]
         sizes = {flavour: vocab_size(path) for flavour, path in vocabs.items()}
     root = ctx.output_dir
+    # The export carries the tokenizer's whole state: the user dictionary the
+    # records were analysed with.
+    dictionary_dir = layout.stage_dir(config, layout.DICTIONARY)
+    use_dictionary = ctx.upstream_section(layout.MORPH).use_user_dictionary
+    init = resolve_path(config, config.train.init_checkpoint) if config.train.init_checkpoint else ""
     phases = []
     for phase in config.train.phases:
         flavour = phase.output.partition("-")[0]
         settings = phase_settings(config, tfrecords, phase.output, phase.steps, sizes[flavour])
+        if not any(p["model_type"] == flavour for p in phases):
+            settings["init_checkpoint"] = init  # later phases chain through base_model
+        settings["user_dictionary"] = (
+            filesystems.join(dictionary_dir, layout.USER_DIC) if use_dictionary else ""
+        )
+        settings["user_csv"] = filesystems.join(dictionary_dir, layout.USER_CSV) if use_dictionary else ""
         key = _digest(
             {
                 "settings": {k: settings[k] for k in CHECKPOINT_KEYS},
@@ -202,10 +216,28 @@ def finalize(ctx: StageContext) -> dict:
 
 
 def stage_files(config: PipelineConfig) -> list[str]:
-    """The imported schema files (when they are not the tfrecords stage's own copies)."""
+    """The imported schema files (when they are not the tfrecords stage's own copies) and
+    the checkpoint training starts from."""
     # With v2 feature names the schema is the tfrecords stage's own copy, which its
     # fingerprint already covers; listing the committed files as well costs nothing.
-    return [schema_file(config, phase.output, "", False) for phase in config.train.phases]
+    files = [schema_file(config, phase.output, "", False) for phase in config.train.phases]
+    if config.train.init_checkpoint:
+        files.append(resolve_path(config, config.train.init_checkpoint))
+    return files
+
+
+def check_init_checkpoint(config: PipelineConfig) -> None:
+    """train.init_checkpoint is a model we can start from, with the vocab the records use.
+
+    Raises ValueError naming both files, before anything runs."""
+    if not config.train.init_checkpoint:
+        return
+    path = resolve_path(config, config.train.init_checkpoint)
+    flavours = {phase.output.partition("-")[0] for phase in config.train.phases}
+    for flavour in sorted(flavours):
+        configured = getattr(config.tfrecords, f"{flavour}_vocab")
+        vocab = resolve_path(config, configured) if configured else ""
+        tfx_side.check_init_checkpoint(path, flavour, vocab)
 
 
 STAGE = Stage(
@@ -217,6 +249,7 @@ STAGE = Stage(
     keep_output=True,
     description="TFX: statistics, schema validation, BERT/ELECTRA pretraining, export",
     accounting=("phases",),
+    check=check_init_checkpoint,
     files=stage_files,
     finalize=finalize,
 )

@@ -589,3 +589,28 @@ class Tokenizer:
 
 
 # --- `python -m pipeline tokenize` ------------------------------------------
+
+
+def model_tokenizer(model_dir: str) -> dict:
+    """How a model folder (an export, its hf/ folder) wants text tokenised: its vocab, the
+    user dictionary its pretraining text was analysed with (None if none) and the mode,
+    from its `tokenizer_settings.json` (vocab.txt and user.dic beside it when it has none)."""
+    import json
+    import os
+
+    from pipeline.io import filesystems
+
+    settings_path = filesystems.join(model_dir, "tokenizer_settings.json")
+    settings = {}
+    if filesystems.exists(settings_path):
+        settings = json.loads(filesystems.read_bytes(settings_path).decode("utf-8"))
+    vocab = filesystems.join(model_dir, settings.get("vocab") or "vocab.txt")
+    if not filesystems.exists(vocab):
+        raise ValueError(f"{model_dir}: no {os.path.basename(vocab)}; not a model folder of this pipeline")
+    user_dic = (settings.get("mecab") or {}).get("user_dictionary")
+    if settings:
+        user_dic = filesystems.join(model_dir, user_dic) if user_dic else None
+    else:
+        user_dic = filesystems.join(model_dir, "user.dic")
+        user_dic = user_dic if filesystems.exists(user_dic) else None
+    return {"vocab": vocab, "user_dictionary": user_dic, "mode": settings.get("mode", "fast")}

@@ -214,7 +214,9 @@ def tfrecord_figures(root: str, manifest: dict | None, examples: int) -> dict | 
             ids = parse_vocab(filesystems.read_bytes(path).decode("utf-8"))
             vocabs[flavour] = [t for t, _ in sorted(ids.items(), key=lambda kv: kv[1])]
     outputs = {}
-    for name, counts in sorted((manifest.get("report") or {}).items()):
+    report = dict(manifest.get("report") or {})
+    nsp = report.pop("nsp", {})  # the label-1 share per output, shown with its output
+    for name, counts in sorted(report.items()):
         splits = {}
         for split in layout.SPLITS:
             pattern = filesystems.join(
@@ -234,6 +236,8 @@ def tfrecord_figures(root: str, manifest: dict | None, examples: int) -> dict | 
                 summary.pop("examples_decoded", None)
                 splits[split] = summary
         outputs[name] = {"written": counts, "sampled": splits}
+        if name in nsp:
+            outputs[name]["nsp"] = nsp[name]
     return {"examples_per_split": examples, "outputs": outputs}
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import os
 import struct
+import sys
 from collections.abc import Iterable, Sequence
 
 from pipeline.io import filesystems
@@ -477,6 +478,18 @@ def default_vocab(config) -> str | None:
 
 
 def command(config, args, beam_args: Sequence[str]) -> int:
+    vocab = args.vocab
+    if args.model:
+        from pipeline.text.tokenizer import model_tokenizer
+
+        if vocab:
+            print("error: --model brings its own vocab; drop --vocab", file=sys.stderr)
+            return 2
+        try:
+            vocab = model_tokenizer(args.model)["vocab"]
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     bert = default_vocab(config)
     defaults = {"bert": bert, "electra": bert.replace("/bert/", "/electra/")} if bert else None
-    return stats_command(args.path, args.vocab, args.out, args.limit, not args.no_tfdv, defaults)
+    return stats_command(args.path, vocab, args.out, args.limit, not args.no_tfdv, defaults)

@@ -42,6 +42,25 @@ def tokenize_command(
 
 
 def command(config, args: argparse.Namespace, beam_args: Sequence[str]) -> int:
+    from pipeline.text.tokenizer import model_tokenizer
     from pipeline.tools.tfrecord_stats import default_vocab
 
-    return tokenize_command(args.texts, args.vocab or default_vocab(config), args.user_dict, args.mode)
+    if args.model:
+        # The model's own tokenizer state: exactly what its pretraining text went through.
+        if args.vocab or args.user_dict:
+            print(
+                "error: --model brings its own vocab and user dictionary; drop --vocab/--user-dict",
+                file=sys.stderr,
+            )
+            return 2
+        try:
+            state = model_tokenizer(args.model)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return tokenize_command(
+            args.texts, state["vocab"], state["user_dictionary"], args.mode or state["mode"]
+        )
+    return tokenize_command(
+        args.texts, args.vocab or default_vocab(config), args.user_dict, args.mode or "fast"
+    )

@@ -308,3 +308,20 @@ def test_train_stage_runs_resumes_after_a_kill_caches_and_finetunes(demo_tfrecor
     # Patent sentences carry their section's vocabulary: well above the majority class.
     assert report["test_accuracy"] > report["majority_baseline"] + 0.15
     assert "test accuracy" in tuned.stdout
+
+
+def test_plan_starts_the_first_phase_of_each_model_type_from_init_checkpoint(tmp_path):
+    plan = _plan(
+        tmp_path,
+        "tfrecords.outputs=[bert-128, bert-512, electra-128]",
+        "train.phases=[{output: bert-128, steps: 9}, {output: bert-512, steps: 1}, {output: electra-128, steps: 5}]",
+        "train.init_checkpoint=/models/korpatbert",
+    )
+    inits = [p["settings"]["init_checkpoint"] for p in plan["phases"]]
+    assert inits == ["/models/korpatbert", "", "/models/korpatbert"]
+    # The export carries the user dictionary the records were analysed with.
+    bert = plan["phases"][0]["settings"]
+    assert bert["user_dictionary"].endswith("dictionary/user.dic") and bert["user_csv"].endswith("user.csv")
+    assert bert["tokenizer_mode"] == "fast"
+    # Another starting point is another model: its checkpoints go to another folder.
+    assert plan["phases"][0]["checkpoint_dir"] != _plan(tmp_path)["phases"][0]["checkpoint_dir"]

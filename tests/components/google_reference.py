@@ -2,12 +2,12 @@
 
 Run as a child process (it needs TF_USE_LEGACY_KERAS=1 for tf.compat.v1.layers):
 
-    python tests/google_reference.py restore GOOGLE_DIR INPUTS.npz OUT.npz
+    python tests/components/google_reference.py restore GOOGLE_DIR INPUTS.npz OUT.npz
         builds BertModel + run_pretraining.py's heads from GOOGLE_DIR/bert_config.json,
         restores GOOGLE_DIR's checkpoint into them, fails on any variable missing
         from the checkpoint or left over in it, and writes sequence_output,
         pooled_output, mlm_log_probs and nsp_log_probs for the inputs.
-    python tests/google_reference.py write DIR
+    python tests/components/google_reference.py write DIR
         writes a KorPatBERT-like release with random tiny weights: model.ckpt-7
         (weights + Adam slots + global_step), korpat_bert_config.json, korpat_vocab.txt.
 

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from components.trainer.settings import TrainSettings
+from tests.helpers import REPO  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLERANCE = 1e-4
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -321,7 +321,7 @@ def test_transformers_load_tf_weights_in_bert(exports, caplog):
 def run_google_reference(*args):
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
     done = subprocess.run(
-        [sys.executable, os.path.join(REPO, "tests", "google_reference.py"), *args],
+        [sys.executable, os.path.join(REPO, "tests", "components", "google_reference.py"), *args],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -377,7 +377,7 @@ def test_every_format_gives_the_same_outputs(exports):
 def test_hf_folder_files_and_tokenizer(exports):
     from transformers import AutoTokenizer
 
-    from pipeline.tokenizer import Tokenizer
+    from pipeline.text.tokenizer import Tokenizer
 
     export_dir, _, _ = exports["bert"]
     hf = os.path.join(export_dir, "hf")

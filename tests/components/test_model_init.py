@@ -17,8 +17,7 @@ import pytest
 
 from components.model_formats import ModelFormatError
 from components.trainer.settings import TrainSettings
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import REPO  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +26,12 @@ def korpat_release(tmp_path_factory):
     folder = tmp_path_factory.mktemp("korpat")
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
     done = subprocess.run(
-        [sys.executable, os.path.join(REPO, "tests", "google_reference.py"), "write", str(folder)],
+        [
+            sys.executable,
+            os.path.join(REPO, "tests", "components", "google_reference.py"),
+            "write",
+            str(folder),
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -42,7 +46,7 @@ def write_records(folder, flavour, vocab_size, count=32, seq_length=32, predicti
     """GZIP TFRecords in the tfrecords stage's schema with random content; returns the glob."""
     import tensorflow as tf
 
-    from pipeline.tfrecords import serialize_example
+    from pipeline.pretraining.features import serialize_example
 
     rng = np.random.default_rng(seed)
     os.makedirs(folder, exist_ok=True)
@@ -85,7 +89,7 @@ def quick_train(tmp_path, flavour, vocab, init_checkpoint="", steps=3, mixed_pre
         init_checkpoint=init_checkpoint,
         mixed_precision=mixed_precision,
     )
-    from pipeline.tokenizer import load_vocab
+    from pipeline.text.tokenizer import load_vocab
 
     files = write_records(str(tmp_path / "records"), flavour, len(load_vocab(vocab)))
     export = str(tmp_path / "export")
@@ -320,3 +324,84 @@ def test_finetune_init_loads_the_encoder_of_any_layout(korpat_release):
     np.testing.assert_array_equal(
         encoder.get_embedding_table().numpy(), stored["bert/embeddings/word_embeddings"]
     )
+
+
+def test_train_stage_checks_the_init_checkpoint_before_anything_runs(korpat_release, tmp_path):
+    """train.init_checkpoint: a checkpoint of another vocab, or no vocab named for the
+    records, is one line naming both files, exit 2, before any stage writes."""
+    from pipeline.config import load_config
+    from pipeline.stages import train
+    from tests.helpers import run_cli
+
+    repo_config = os.path.join(REPO, "pipeline.yaml")
+    bert_only = "train.phases=[{output: bert-128, steps: 2}]"
+    init = f"train.init_checkpoint={korpat_release}"
+    vocab = os.path.join(korpat_release, "korpat_vocab.txt")
+    with pytest.raises(ValueError, match=r"set tfrecords.bert_vocab to its vocab \(.*korpat_vocab.txt\)"):
+        train.check_init_checkpoint(load_config(repo_config, (init, bert_only), check_inputs=False))
+    config = load_config(repo_config, (init, bert_only, f"tfrecords.bert_vocab={vocab}"), check_inputs=False)
+    train.check_init_checkpoint(config)  # the checkpoint's own vocab: fine
+    other = tmp_path / "vocab.txt"
+    other.write_text(
+        "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "가", "나"]) + "\n", encoding="utf-8"
+    )
+    config = load_config(repo_config, (init, bert_only, f"tfrecords.bert_vocab={other}"), check_inputs=False)
+    with pytest.raises(ValueError, match="korpat_vocab.txt") as error:
+        train.check_init_checkpoint(config)
+    assert str(other) in str(error.value)
+
+    done = run_cli(
+        repo_config,
+        "stage",
+        "train",
+        "--set",
+        f"output_root={tmp_path / 'out'}",
+        "--set",
+        init,
+        "--set",
+        bert_only,
+        "--set",
+        f"tfrecords.bert_vocab={other}",
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "train.init_checkpoint" in done.stderr or "korpat_vocab.txt" in done.stderr
+    assert not (tmp_path / "out" / "train").exists()
+
+
+def test_finetune_from_a_korpatbert_folder_is_reproducible(korpat_release, tmp_path):
+    """`finetune --init` on a KorPatBERT-style folder: the same command and seed on the same
+    machine give the same losses and the same accuracy."""
+    from components.finetune import finetune
+    from pipeline.config import load_config
+
+    data = tmp_path / "cpc.tsv"
+    with open(os.path.join(REPO, "data", "demo", "cpc_sentences.tsv"), encoding="utf-8") as f:
+        lines = [line for i, line in enumerate(f) if i % 20 == 0]
+    data.write_text("".join(lines), encoding="utf-8")
+    config = load_config(
+        os.path.join(REPO, "pipeline.yaml"),
+        ("finetune.epochs=2", "finetune.batch_size=8", "finetune.max_len=32"),
+        check_inputs=False,
+    )
+    first = finetune(config, korpat_release, str(data), init=korpat_release)
+    second = finetune(config, korpat_release, str(data), init=korpat_release)
+    assert first["examples"]["train"] > 20 and first["examples"]["test"] > 0
+    assert first["train_loss_per_epoch"] == second["train_loss_per_epoch"]
+    assert first["test_accuracy"] == second["test_accuracy"]
+    assert first["export"] == korpat_release and first["encoder"]["hidden_size"] == 48
+
+
+def test_pretraining_on_cpu_is_reproducible(tmp_path):
+    """Same settings and seed on the CPU: the same losses and the same weights."""
+    vocab = os.path.join(tmp_path, "vocab.txt")
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"t{i}" for i in range(59)]
+    with open(vocab, "w", encoding="utf-8") as f:
+        f.write("\n".join(tokens) + "\n")
+    first, export_a = quick_train(tmp_path / "a", "bert", vocab, steps=4)
+    second, export_b = quick_train(tmp_path / "b", "bert", vocab, steps=4)
+    assert first["train_loss_history"] == second["train_loss_history"]
+    a = file_weights(os.path.join(export_a, "checkpoint", "encoder"))
+    b = file_weights(os.path.join(export_b, "checkpoint", "encoder"))
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
