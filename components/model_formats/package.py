@@ -172,8 +172,8 @@ def load_pretrainer(export_dir: str):
     """(pretrainer with checkpoint/pretrainer restored, config) from an export folder."""
     import tensorflow as tf
 
+    from components.trainer.export import PRETRAINER
     from components.trainer.models import pretrainer_from_config
-    from components.trainer.train import PRETRAINER
 
     config_path = os.path.join(export_dir, "config.json")
     prefix = os.path.join(export_dir, "checkpoint", PRETRAINER)

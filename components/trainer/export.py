@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 
+# checkpoint/pretrainer.*: the whole pretrainer (heads, ELECTRA's generator) in an export.
+PRETRAINER = "pretrainer"
+
 
 def load_encoder(export_dir: str):
     """(BertEncoder rebuilt from config.json with checkpoint/encoder restored, the config dict).

@@ -133,18 +133,16 @@ def complete_config(config: dict[str, Any], model_type: str) -> dict[str, Any]:
     return out
 
 
-def encoder_config(settings, generator: bool = False) -> dict[str, Any]:
+def encoder_config(settings, generator: bool = False, source: dict | None = None) -> dict[str, Any]:
     """KorPatBERT-style config dict (+ "model_type") of the encoder, or of the ELECTRA generator.
 
-    With `settings.init_checkpoint` the sizes are the checkpoint's (its config file).
+    `source`: the configs of the checkpoint training starts from (`settings.init_checkpoint`,
+    read by `components.model_formats.checkpoint.read_source_config`): the sizes are its.
     """
     if settings.vocab_size <= 0:
         raise ValueError("settings.vocab_size is not set (0): resolve it from the vocab file first")
-    if getattr(settings, "init_checkpoint", ""):
-        from components.model_formats.checkpoint import read_source_config
-
-        configs = read_source_config(settings.init_checkpoint, settings.model_type)
-        config = configs["generator" if generator else "encoder"]
+    if source is not None:
+        config = source["generator" if generator else "encoder"]
         if config["vocab_size"] != settings.vocab_size:
             raise ValueError(
                 f"init_checkpoint {settings.init_checkpoint} has vocab_size {config['vocab_size']}, "
@@ -342,14 +340,15 @@ def build_electra_pretrainer(
     )
 
 
-def build_pretrainer(settings):
-    """(pretraining model, the encoder that gets exported) for the settings."""
-    config = encoder_config(settings)
+def build_pretrainer(settings, source: dict | None = None):
+    """(pretraining model, the encoder that gets exported) for the settings; `source`: the
+    configs of the checkpoint training starts from (see encoder_config)."""
+    config = encoder_config(settings, source=source)
     if settings.model_type == "bert":
         model = build_bert_pretrainer(config)
         return model, model.encoder_network
     model = build_electra_pretrainer(
-        config, encoder_config(settings, generator=True), settings.max_predictions
+        config, encoder_config(settings, generator=True, source=source), settings.max_predictions
     )
     return model, model.discriminator_network
 

@@ -35,6 +35,7 @@ import time
 import warnings
 
 from components.trainer import inputs
+from components.trainer.export import PRETRAINER  # the whole pretrainer, beside checkpoint/encoder
 from components.trainer.models import build_encoder, build_pretrainer, encoder_config
 from components.trainer.settings import TrainSettings
 from components.trainer.strategy import make_strategy, strategy_name, worker_role
@@ -44,8 +45,6 @@ log = logging.getLogger(__name__)
 # Not decayed, as in Google BERT's optimization.py.
 NO_WEIGHT_DECAY = ["LayerNorm", "layer_norm", "bias"]
 METRICS_FILE = "training.json"
-# The whole pretrainer (heads, ELECTRA's generator) beside checkpoint/encoder, for phase 2.
-PRETRAINER = "pretrainer"
 
 
 def resolve_vocab(settings: TrainSettings, vocab_path: str | None) -> tuple[TrainSettings, str, dict]:
@@ -279,11 +278,21 @@ def warm_start(encoder, init_checkpoint: str, model=None) -> None:
     log.info("warm-started the encoder from %s (step %s)", prefix, previous.get("step"))
 
 
+def source_configs(settings: TrainSettings) -> dict | None:
+    """The configs of the checkpoint training starts from (None without init_checkpoint)."""
+    if not settings.init_checkpoint:
+        return None
+    from components.model_formats.checkpoint import read_source_config
+
+    return read_source_config(settings.init_checkpoint, settings.model_type)
+
+
 def model_config(settings: TrainSettings) -> dict:
     """The export's config: the encoder's, with the ELECTRA generator's under "generator"."""
-    config = encoder_config(settings)
+    source = source_configs(settings)
+    config = encoder_config(settings, source=source)
     if settings.model_type == "electra":
-        config["generator"] = encoder_config(settings, generator=True)
+        config["generator"] = encoder_config(settings, generator=True, source=source)
     return config
 
 
@@ -451,7 +460,7 @@ def _train(settings, strategy, mixed, folders: Folders, train_files, eval_files,
     started = time.time()
     replicas = strategy.num_replicas_in_sync
     with strategy.scope():
-        model, encoder = build_pretrainer(settings)
+        model, encoder = build_pretrainer(settings, source_configs(settings))
         model(_dummy_features(settings), training=False)  # creates every variable now
         schedule = learning_rate_schedule(settings)
         optimizer = build_optimizer(settings, schedule, mixed)

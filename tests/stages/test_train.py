@@ -225,7 +225,10 @@ def _train_config(tmp_path, root, steps):
                 data[section][key] = os.path.join(REPO, value)
             if isinstance(value, list):
                 data[section][key] = [
-                    os.path.join(REPO, v) if os.path.isfile(os.path.join(REPO, v)) else v for v in value
+                    os.path.join(REPO, v)
+                    if isinstance(v, str) and os.path.isfile(os.path.join(REPO, v))
+                    else v
+                    for v in value
                 ]
     return write_config(tmp_path, data)
 
