@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from components.model_formats import ModelFormatError
+from components.trainer.models import BERT_CONFIG_KEYS
 
 # Training-state variables a Google checkpoint may hold beside the weights
 # (KorPatBERT's: Adam slots, global_step, AMP loss scale).
@@ -44,20 +45,9 @@ TRAINING_STATE_NAMES = ("global_step", "current_loss_scale", "good_steps", "beta
 
 BERT_CHECKPOINT = "bert_model.ckpt"
 ELECTRA_CHECKPOINT = "model.ckpt"
-# What google-research/bert's BertConfig holds (KorPatBERT's extras are added to it).
-GOOGLE_CONFIG_KEYS = (
-    "attention_probs_dropout_prob",
-    "hidden_act",
-    "hidden_dropout_prob",
-    "hidden_size",
-    "initializer_range",
-    "intermediate_size",
-    "max_position_embeddings",
-    "num_attention_heads",
-    "num_hidden_layers",
-    "type_vocab_size",
-    "vocab_size",
-)
+# What google-research/bert's BertConfig holds (KorPatBERT's extras are added to it):
+# the trainer's config keys, which are Google's.
+GOOGLE_CONFIG_KEYS = BERT_CONFIG_KEYS
 
 
 class Weight(NamedTuple):
