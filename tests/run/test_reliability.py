@@ -8,6 +8,7 @@ that say so run the CLI on a one-publication corpus.
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -359,14 +360,41 @@ def test_locked_root_refuses_run_but_not_status(tmp_path, tiny_inputs):
 
 
 def test_two_runs_at_once_exactly_one_proceeds(tmp_path, tiny_inputs):
-    """CLI, two `stage ingest` on one root started together."""
+    """CLI, two `stage ingest` on one root whose runs overlap.
+
+    The overlap is made certain, not left to timing: the first run is stopped
+    (SIGSTOP) as soon as its name is in the lock file, the second runs to its
+    end while the first holds the lock, then the first continues.
+    """
     path = write_config(tmp_path, tiny_inputs)
     one_process = ("--set", "runner.direct_running_mode=in_memory", "--set", "runner.direct_num_workers=1")
-    results = _cli_together(path, ("stage", "ingest", *one_process), ("stage", "ingest", *one_process))
-    assert sorted(r.returncode for r in results) == [0, 2], [r.stderr[-2000:] for r in results]
-    refused = next(r.stderr for r in results if r.returncode == 2)
-    assert "is in use by another run" in refused and "(stage ingest)" in refused
-    assert not (tmp_path / "out" / LOCK_FILE).exists()
+    command = [sys.executable, "-m", "pipeline", "stage", "ingest", *one_process, "--config", path]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    first = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    lock_path = tmp_path / "out" / LOCK_FILE
+    deadline = time.monotonic() + 120
+    while True:
+        assert first.poll() is None, "the first run ended before it was seen holding the lock"
+        assert time.monotonic() < deadline, "the first run never took the lock"
+        try:
+            if json.loads(lock_path.read_text()).get("pid") == first.pid:
+                break
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(0.005)
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        second = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    first_out, first_err = first.communicate(timeout=300)
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert f"is in use by another run: pid {first.pid} on " in second.stderr
+    assert "(stage ingest)" in second.stderr
+    assert first.returncode == 0, first_err[-2000:]
+    assert not lock_path.exists()
     assert runner.read_manifest(load_config(path), "ingest")["counters"]["publications_written"] == 1
 
 
