@@ -121,6 +121,60 @@ class IngestConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class NearDuplicatesConfig:
+    """Near-duplicate publications, a step of clean (pipeline/text/near_duplicates.py,
+    rule `minhash_lsh_v2`): applications and their grants, divisionals, re-filings."""
+
+    enabled: bool = _field(True, "Remove near-duplicate publications (keep the smallest id of each cluster).")
+    shingle_size: int = _field(
+        5, "Words per shingle (word n-grams of \\w+ runs, lowercased; within a paragraph).", minimum=1
+    )
+    num_perm: int = _field(
+        128,
+        "MinHash functions per signature: the Jaccard estimate's error is ~sqrt(J(1-J)/num_perm).",
+        minimum=8,
+    )
+    bands: int = _field(
+        20,
+        "LSH bands of num_perm // bands rows; a pair sharing one band's rows is a candidate. "
+        "20 x 6 of 128: a pair at Jaccard 0.8 is a candidate with p 0.998, at 0.5 with p 0.27.",
+        minimum=1,
+    )
+    threshold: float = _field(
+        0.7,
+        "Estimated Jaccard that confirms a candidate pair (whole texts), and a paragraph pair for "
+        "containment. 0.7 keeps recall 1.0 on generated pairs at true Jaccard >= 0.8 (docs/stages.md).",
+        minimum=0.0,
+        maximum=1.0,
+    )
+    containment_threshold: float = _field(
+        0.3,
+        "Share of a publication's characters in paragraphs near-duplicated in one other publication "
+        "that confirms the pair (divisionals repeat their parent's background and drawings: 0.40 on the demo).",
+        minimum=0.0,
+        maximum=1.0,
+    )
+    min_paragraph_shingles: int = _field(
+        8, "Paragraphs with fewer shingles get no band keys of their own (titles, short claims).", minimum=1
+    )
+    paragraph_bands: int = _field(
+        2,
+        "Band keys per keyed paragraph (its first bands): paragraph keys are most of the grouped keys, "
+        "and a family repeats paragraphs near-exactly (2 x 6 rows: p 0.76 at Jaccard 0.8, 1.0 at 1.0). "
+        "4.07M publications: 0.34 billion keys instead of 2.6 (docs/dataflow.md).",
+        minimum=1,
+    )
+    max_bucket_size: int = _field(
+        100,
+        "A band bucket shared by more publications is shared text (stock paragraphs, templates), not a "
+        "family: a paragraph bucket then gives no candidate pairs, a whole-text bucket pairs each "
+        "member with its smallest only (counted as near_duplicate_large_buckets).",
+        minimum=2,
+    )
+    seed: int = _field(1, "Seed of the MinHash functions; signatures compare only under one seed.")
+
+
+@dataclasses.dataclass(frozen=True)
 class CleanConfig:
     unicode_form: Literal["NFC", "NFKC"] = _field(
         "NFC",
@@ -164,46 +218,10 @@ class CleanConfig:
         minimum=0.0,
         maximum=1.0,
     )
-
-
-@dataclasses.dataclass(frozen=True)
-class NearDuplicatesConfig:
-    """Near-duplicate publications (pipeline/text/near_duplicates.py, `minhash_lsh_v1`);
-    meant as a section of clean (not wired yet)."""
-
-    enabled: bool = _field(True, "Remove near-duplicate publications (keep the smallest id of each cluster).")
-    shingle_size: int = _field(
-        5, "Words per shingle (word n-grams of \\w+ runs, lowercased; within a paragraph).", minimum=1
+    near_duplicates: NearDuplicatesConfig = _field(
+        NearDuplicatesConfig(),
+        "Near-duplicate publications (MinHash LSH over word shingles), after the exact dedup.",
     )
-    num_perm: int = _field(
-        128,
-        "MinHash functions per signature: the Jaccard estimate's error is ~sqrt(J(1-J)/num_perm).",
-        minimum=8,
-    )
-    bands: int = _field(
-        20,
-        "LSH bands of num_perm // bands rows; a pair sharing one band's rows is a candidate. "
-        "20 x 6 of 128: a pair at Jaccard 0.8 is a candidate with p 0.998, at 0.5 with p 0.27.",
-        minimum=1,
-    )
-    threshold: float = _field(
-        0.7,
-        "Estimated Jaccard that confirms a candidate pair (whole texts), and a paragraph pair for "
-        "containment. 0.7 keeps recall 1.0 on generated pairs at true Jaccard >= 0.8 (docs/stages.md).",
-        minimum=0.0,
-        maximum=1.0,
-    )
-    containment_threshold: float = _field(
-        0.3,
-        "Share of a publication's characters in paragraphs near-duplicated in one other publication "
-        "that confirms the pair (divisionals repeat their parent's background and drawings: 0.40 on the demo).",
-        minimum=0.0,
-        maximum=1.0,
-    )
-    min_paragraph_shingles: int = _field(
-        8, "Paragraphs with fewer shingles get no band keys of their own (titles, short claims).", minimum=1
-    )
-    seed: int = _field(1, "Seed of the MinHash functions; signatures compare only under one seed.")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,8 +13,13 @@ default, see docs/stages.md; `pipeline.text.normalize`), split sentences
 (`pipeline.text.sentences`), filter sentences (length, Hangul share,
 repeated-character junk). Across documents (`pipeline.text.dedup`): exact dedup
 of whole documents and of paragraphs repeated in other documents; the smallest
-doc_id keeps the text. This module moves the keys and markers through scratch
-files and writes the shards.
+doc_id keeps the text. Near-duplicate publications
+(`pipeline.text.near_duplicates`, `clean.near_duplicates`): MinHash signatures
+per shard, LSH band keys grouped across the corpus, candidate pairs confirmed
+from the signatures, clusters resolved to their smallest id; the others are
+rejected as `near_duplicate_document` with the id they duplicate. This module
+moves the keys, signatures and markers through scratch files and writes the
+shards.
 Accounting: documents_in = documents_written + rejected_documents.
 Fault isolation: a document on which cleaning raises is rejected as
 `clean_error` (with the error and a snippet) and the run goes on; the stage
@@ -24,6 +29,7 @@ fails when more than `clean.max_error_share` of the documents fail so.
 from __future__ import annotations
 
 import pickle
+from collections import defaultdict
 from collections.abc import Iterable
 
 import apache_beam as beam
@@ -51,6 +57,18 @@ from pipeline.text.dedup import (
     index_markers,
     paragraph_text,
     text_hash,
+)
+from pipeline.text.near_duplicates import (
+    NEAR_DUPLICATES_VERSION,
+    MinHasher,
+    NearDuplicateParams,
+    band_keys,
+    bucket_pairs,
+    confirm_pair,
+    is_large_bucket,
+    paragraph_keys,
+    publication_signature,
+    removals,
 )
 from pipeline.text.normalize import NORMALIZER_VERSION
 from pipeline.text.sentences import SPLITTER_VERSION
@@ -104,18 +122,42 @@ DEDUP_PARTITIONS = 256
 SPILL_KEYS = 1_000_000
 
 
-def key_partition(key: str) -> int:
+def key_partition(key: str | bytes) -> int:
+    if isinstance(key, bytes):  # a band key: already a digest
+        return int.from_bytes(key[-4:], "big") % DEDUP_PARTITIONS
     return filesystems.stable_shard(key, DEDUP_PARTITIONS)
+
+
+# Key kinds in the partitions: ids, document hashes, paragraph hashes, and the
+# near-duplicate band keys of whole texts and of paragraphs.
+ID, DOCUMENT, PARAGRAPH, WHOLE_BAND, PARAGRAPH_BAND = range(5)
+
+
+def signature_path(output_dir: str, index: int, num_shards: int) -> str:
+    """Where phase 1 keeps a shard's near-duplicate signatures, (source, PublicationSignature)
+    pickled one after another, for the confirmation steps (deleted after the run)."""
+    return filesystems.shard_path(
+        filesystems.join(output_dir, filesystems.TMP_DIR), "signatures", index, num_shards, ".pkl"
+    )
+
+
+def read_signatures(path: str, sources) -> dict:
+    """The signatures of `sources` in one shard's signature file (streamed: memory holds
+    only the wanted ones)."""
+    return {source: signature for source, signature in read_work(path) if source in sources}
 
 
 class CleanAndKey(beam.DoFn):
     """Phase 1: (index, path) -> (partition, (kind, BlockRef)) for the shard's dedup keys,
     plus the cleaned shard saved for phase 2.
 
-    A block holds one kind's keys of one hash partition: for "id",
+    A block holds one kind's keys of one hash partition: for ID,
     (doc_id, (source, index)) for every document instance; for those with
-    text left, "document" (hash, (doc_id, source, index)) and "paragraph"
-    (hash, (doc_id, source, index, paragraph_index)). A new key file starts
+    text left, DOCUMENT (hash, (doc_id, source, index)) and PARAGRAPH
+    (hash, (doc_id, source, index, paragraph_index)); with near-duplicate
+    detection on, WHOLE_BAND (band key, (doc_id, source, index)) and
+    PARAGRAPH_BAND (band key, (doc_id, source, index, paragraph_index)), the
+    signatures themselves going to the shard's signature file. A new key file starts
     every SPILL_KEYS keys, so a task's memory does not grow with its shard.
     Cleaning once and pickling the result is cheaper than cleaning again in
     phase 2.
@@ -123,6 +165,11 @@ class CleanAndKey(beam.DoFn):
 
     def __init__(self, config: CleanConfig, output_dir: str, num_shards: int) -> None:
         self._config, self._output_dir, self._num_shards = config, output_dir, num_shards
+        self._near = config.near_duplicates.enabled
+        self._params = NearDuplicateParams.of(config.near_duplicates)
+
+    def setup(self) -> None:
+        self._hasher = MinHasher(self._params.num_perm, self._params.seed)
 
     def _write_keys(self, keys: dict, index: int, segment: int):
         blocks = {place: file_shuffle.dump(values) for place, values in keys.items()}
@@ -139,15 +186,20 @@ class CleanAndKey(beam.DoFn):
         keys: dict[tuple[int, int], list] = {}
         held = segment = 0
 
-        def add(kind: int, key: str, value: tuple) -> None:
+        def add(kind: int, key: str | bytes, value: tuple) -> None:
             keys.setdefault((key_partition(key), kind), []).append((key, value))
 
+        signatures = (
+            filesystems.FileSystems.create(signature_path(self._output_dir, index, self._num_shards))
+            if self._near
+            else None
+        )
         with filesystems.FileSystems.create(work_path(self._output_dir, index, self._num_shards)) as work:
             for doc in read_documents(path):
                 if held >= SPILL_KEYS:
                     yield from self._write_keys(keys, index, segment)
                     keys, held, segment = {}, 0, segment + 1
-                add(0, doc["doc_id"], (doc["source"], index))
+                add(ID, doc["doc_id"], (doc["source"], index))
                 held += 1
                 first_text = doc["paragraphs"][0]["text"] if doc["paragraphs"] else ""
                 stub = {
@@ -164,15 +216,35 @@ class CleanAndKey(beam.DoFn):
                     continue
                 instance = (doc["doc_id"], doc["source"], index)
                 if config.dedup_documents:
-                    add(1, document_hash(cleaned), instance)
+                    add(DOCUMENT, document_hash(cleaned), instance)
                     held += 1
                 if config.dedup_paragraphs:
                     for p in cleaned["paragraphs"]:
                         text = paragraph_text(p)
                         if len(text) >= config.min_dedup_paragraph_chars:
-                            add(2, text_hash(text), (*instance, p["paragraph_index"]))
+                            add(PARAGRAPH, text_hash(text), (*instance, p["paragraph_index"]))
                             held += 1
+                if self._near:
+                    held += self._add_bands(add, signatures, instance, cleaned)
+        if signatures is not None:
+            signatures.close()
         yield from self._write_keys(keys, index, segment)
+
+    def _add_bands(self, add, signatures, instance: tuple, cleaned: dict) -> int:
+        """The document's signature to the signature file, its band keys to `add`; returns
+        the number of keys. Paragraph keys carry the position in the signature (the
+        cleaned paragraph's rank), which the confirmation reads."""
+        params = self._params
+        texts = [paragraph_text(p) for p in cleaned["paragraphs"]]
+        signature = publication_signature(instance[0], texts, self._hasher, params)
+        pickle.dump((instance[1], signature), signatures, protocol=pickle.HIGHEST_PROTOCOL)
+        whole = band_keys(signature.whole, params.bands, params.rows)
+        for key in whole:
+            add(WHOLE_BAND, key, instance)
+        paragraphs = paragraph_keys(signature, params)
+        for key, rank in paragraphs:
+            add(PARAGRAPH_BAND, key, (*instance, rank))
+        return len(whole) + len(paragraphs)
 
 
 def clean_or_error(doc: dict, config: CleanConfig) -> tuple[dict, list[dict], str]:
@@ -187,7 +259,7 @@ def clean_or_error(doc: dict, config: CleanConfig) -> tuple[dict, list[dict], st
 
 
 def grouped_keys(refs, kind: int) -> list[tuple[str, list]]:
-    """One hash partition's keys of one kind (0 ids, 1 documents, 2 paragraphs), grouped
+    """One hash partition's keys of one kind (ID, DOCUMENT, ...), grouped
     by key, in key order: what a GroupByKey would give for the partition.
     `refs`: the partition's (kind, BlockRef)s."""
     groups: dict[str, list] = {}
@@ -200,18 +272,84 @@ def grouped_keys(refs, kind: int) -> list[tuple[str, list]]:
 def decide_ids(element):
     """(partition, [(kind, BlockRef)]) -> (shard index, marker) for each duplicate document id."""
     _, refs = element
-    for group in grouped_keys(refs, 0):
+    for group in grouped_keys(refs, ID):
         yield from duplicate_ids(group)
 
 
-def decide_texts(element, id_losers):
+def decide_texts(element, id_losers, near_losers=None):
     """(partition, [(kind, BlockRef)]) -> (shard index, marker) for each duplicate document
-    and paragraph text."""
+    and paragraph text. Near-duplicate losers (source -> True) take no part in the
+    paragraph decisions: a paragraph they alone share with a third document must
+    stay in that one."""
     _, refs = element
-    for group in grouped_keys(refs, 1):
+    for group in grouped_keys(refs, DOCUMENT):
         yield from duplicate_documents(group, id_losers)
-    for group in grouped_keys(refs, 2):
-        yield from duplicate_paragraphs(group, id_losers)
+    losers = {**id_losers, **near_losers} if near_losers else id_losers
+    for group in grouped_keys(refs, PARAGRAPH):
+        yield from duplicate_paragraphs(group, losers)
+
+
+def near_candidates(element, id_losers, max_bucket_size: int):
+    """(partition, [(kind, BlockRef)]) -> (shard index of a, (a, b, a's paragraph rank,
+    b's)) for each candidate pair of instances a < b, (doc_id, source, shard index),
+    sharing a band key; rank -1 for whole-text keys. Distinct per partition; instances
+    that lost their id take no part. Counts the buckets too large to pair in full."""
+    _, refs = element
+    found = set()
+    for kind, whole in ((WHOLE_BAND, True), (PARAGRAPH_BAND, False)):
+        for _, members in grouped_keys(refs, kind):
+            members = [m for m in members if m[1] not in id_losers]
+            if is_large_bucket(members, max_bucket_size):
+                Metrics.counter(NAME, "near_duplicate_large_buckets").inc()
+            for a, b in bucket_pairs(members, max_bucket_size, whole):
+                if whole:
+                    found.add((a, b, -1, -1))
+                else:
+                    found.add((a[:3], b[:3], a[3], b[3]))
+    for a, b, rank_a, rank_b in sorted(found):
+        yield a[2], (a, b, rank_a, rank_b)
+
+
+def pairs_with_signatures(index: int, candidates, output_dir: str, num_shards: int):
+    """One shard's candidates (it holds a) -> (shard index of b, (a, b, a's signature,
+    paragraph rank pairs)), one per pair: a's signature travels to b's shard."""
+    by_pair: dict[tuple, set] = defaultdict(set)
+    for a, b, rank_a, rank_b in candidates:
+        ranks = by_pair[(a, b)]
+        if rank_a >= 0:
+            ranks.add((rank_a, rank_b))
+    wanted = {a[1] for a, _ in by_pair}
+    signatures = read_signatures(signature_path(output_dir, index, num_shards), wanted) if wanted else {}
+    for (a, b), ranks in sorted(by_pair.items()):
+        yield b[2], (a, b, signatures[a[1]], sorted(ranks))
+
+
+def confirm_pairs(index: int, pairs, params: NearDuplicateParams, output_dir: str, num_shards: int):
+    """One shard's pairs (it holds b) -> ((a, b), (estimated Jaccard, a's contained share,
+    b's)) for each confirmed pair."""
+    pairs = list(pairs)
+    wanted = {b[1] for _, b, _, _ in pairs}
+    signatures = read_signatures(signature_path(output_dir, index, num_shards), wanted) if wanted else {}
+    for a, b, signature_a, ranks in pairs:
+        Metrics.counter(NAME, "near_duplicate_candidate_pairs").inc()
+        found = confirm_pair(signature_a, signatures[b[1]], ranks, params)
+        if found:
+            Metrics.counter(NAME, "near_duplicate_pairs_confirmed").inc()
+            yield (a, b), found
+
+
+def near_duplicate_markers(confirmed) -> list[tuple[int, tuple]]:
+    """All confirmed pairs -> (shard index, marker) for each instance to remove: the
+    cluster's smallest (doc_id, source) is kept, the detail names it."""
+    out = []
+    for found in removals(dict(confirmed)):
+        (_, source, index), kept, paired = found.doc_id, found.duplicate_of, found.paired_with
+        detail = (
+            f"near duplicate of {kept[0]} (paired with {paired[0]}: estimated Jaccard {found.jaccard:.2f}, "
+            f"{found.contained:.0%} of its text in near-duplicate paragraphs)"
+        )
+        out.append((index, ("near_duplicate_document", source, -1, detail)))
+    return out
 
 
 def store_markers(markers: Iterable[tuple[int, tuple]], folder: str, stem: str):
@@ -248,9 +386,65 @@ class DecideTexts(beam.DoFn):
     def __init__(self, output_dir: str) -> None:
         self._folder = filesystems.join(output_dir, filesystems.TMP_DIR)
 
-    def process(self, element, id_losers):
-        markers = decide_texts(element, id_losers)
+    def process(self, element, id_losers, near_losers=None):
+        markers = decide_texts(element, id_losers, near_losers)
         yield from store_markers(markers, self._folder, f"text-markers-{element[0]:05d}")
+
+
+class FindNearCandidates(beam.DoFn):
+    """(partition, [(kind, BlockRef)]) -> (shard index, BlockRef of candidate pairs), by the
+    shard of each pair's smaller instance (`near_candidates`)."""
+
+    def __init__(self, output_dir: str, max_bucket_size: int) -> None:
+        self._folder = filesystems.join(output_dir, filesystems.TMP_DIR)
+        self._max_bucket_size = max_bucket_size
+
+    def process(self, element, id_losers):
+        candidates = near_candidates(element, id_losers, self._max_bucket_size)
+        yield from store_markers(candidates, self._folder, f"near-candidates-{element[0]:05d}")
+
+
+class AttachSignatures(beam.DoFn):
+    """(index, {"candidates": BlockRefs}) -> (shard index of b, BlockRef of pairs with a's
+    signature) (`pairs_with_signatures`)."""
+
+    def __init__(self, output_dir: str, num_shards: int) -> None:
+        self._output_dir, self._num_shards = output_dir, num_shards
+
+    def process(self, element):
+        index, grouped = element
+        candidates = (c for block in file_shuffle.load_blocks(grouped["candidates"]) for c in block)
+        pairs = pairs_with_signatures(index, candidates, self._output_dir, self._num_shards)
+        folder = filesystems.join(self._output_dir, filesystems.TMP_DIR)
+        yield from store_markers(pairs, folder, f"near-pairs-{index:05d}")
+
+
+class ConfirmNearPairs(beam.DoFn):
+    """(index, {"pairs": BlockRefs}) -> ((a, b), (Jaccard, a's share, b's share)) per confirmed
+    pair (`confirm_pairs`)."""
+
+    def __init__(self, params: NearDuplicateParams, output_dir: str, num_shards: int) -> None:
+        self._params, self._output_dir, self._num_shards = params, output_dir, num_shards
+
+    def process(self, element):
+        index, grouped = element
+        pairs = (p for block in file_shuffle.load_blocks(grouped["pairs"]) for p in block)
+        yield from confirm_pairs(index, pairs, self._params, self._output_dir, self._num_shards)
+
+
+class ResolveNearDuplicates(beam.DoFn):
+    """[all confirmed pairs] -> (shard index, BlockRef of markers); tagged "losers": (source, True)
+    for each removed instance, for DecideTexts. One task: it holds the confirmed pairs
+    (~100 bytes each), which grow with the duplicates, not with the corpus's text."""
+
+    def __init__(self, output_dir: str) -> None:
+        self._folder = filesystems.join(output_dir, filesystems.TMP_DIR)
+
+    def process(self, confirmed):
+        markers = near_duplicate_markers(confirmed)
+        for _, marker in markers:
+            yield beam.pvalue.TaggedOutput("losers", (marker[1], True))
+        yield from store_markers(markers, self._folder, "near-markers")
 
 
 def read_work(path: str):
@@ -399,6 +593,41 @@ class WriteCleanShard(beam.DoFn):
         yield documents, errors, examples
 
 
+class FindNearDuplicates(beam.PTransform):
+    """Grouped key partitions -> markers of near-duplicate documents, and their sources
+    ("losers").
+
+    Three exchanges, each through scratch files and JoinByShard: band buckets give
+    candidate pairs (ids only) sent to the shard of the smaller instance; that shard
+    reads its signature file and sends the instance's signature to the shard of the
+    other, which reads the other's and confirms the pair. The confirmed pairs are
+    resolved in one task (the clusters' smallest instance is kept).
+    """
+
+    def __init__(self, config: CleanConfig, output_dir: str, num_shards: int, id_losers) -> None:
+        super().__init__()
+        self._params = NearDuplicateParams.of(config.near_duplicates)
+        self._output_dir, self._num_shards, self._id_losers = output_dir, num_shards, id_losers
+
+    def expand(self, partitions):
+        out, n = self._output_dir, self._num_shards
+        candidates = partitions | "Candidates" >> beam.ParDo(
+            FindNearCandidates(out, self._params.max_bucket_size), beam.pvalue.AsDict(self._id_losers)
+        )
+        pairs = (
+            {"candidates": candidates}
+            | "JoinCandidates" >> filesystems.JoinByShard(n)
+            | "AttachSignatures" >> beam.ParDo(AttachSignatures(out, n))
+        )
+        return (
+            {"pairs": pairs}
+            | "JoinPairs" >> filesystems.JoinByShard(n)
+            | "Confirm" >> beam.ParDo(ConfirmNearPairs(self._params, out, n))
+            | "AllConfirmed" >> beam.combiners.ToList()
+            | "Resolve" >> beam.ParDo(ResolveNearDuplicates(out)).with_outputs("losers", main="markers")
+        )
+
+
 class CleanDocuments(beam.PTransform):
     """Ingest paragraph shards -> BERT text shards, sentence tables and rejects (one per ingest shard)."""
 
@@ -426,11 +655,24 @@ class CleanDocuments(beam.PTransform):
         ids = partitions | "DuplicateIds" >> beam.ParDo(DecideIds(self._output_dir)).with_outputs(
             "losers", main="markers"
         )
-        texts = partitions | "DuplicateTexts" >> beam.ParDo(
-            DecideTexts(self._output_dir), beam.pvalue.AsDict(ids.losers)
-        )
+        all_markers = [ids.markers]
+        near_losers = []
+        if config.near_duplicates.enabled:
+            near = partitions | "NearDuplicates" >> FindNearDuplicates(
+                config, self._output_dir, n, ids.losers
+            )
+            all_markers.append(near.markers)
+            near_losers = [beam.pvalue.AsDict(near.losers)]
+        # With the near-duplicate losers as a side input, the text decisions cannot share a
+        # fused stage with the near-duplicate candidates, which also read `partitions`;
+        # Beam's portable runner leaves such a stage waiting for ever (apache/beam#26190):
+        # the reshuffle (of BlockRefs only) separates them.
+        texts = (partitions | "SeparateTexts" >> beam.Reshuffle() if near_losers else partitions) | (
+            "DuplicateTexts"
+        ) >> beam.ParDo(DecideTexts(self._output_dir), beam.pvalue.AsDict(ids.losers), *near_losers)
+        all_markers.append(texts)
         # The markers too go through scratch files; Beam groups their BlockRefs by shard.
-        markers = (ids.markers, texts) | "AllMarkers" >> beam.Flatten()
+        markers = tuple(all_markers) | "AllMarkers" >> beam.Flatten()
         # Phase 2 reads phase 1's saved shards, so it must wait for phase 1 to
         # finish: the markers can only be complete after it anyway.
         return (
@@ -455,6 +697,7 @@ STAGE = Stage(
         "splitter": SPLITTER_VERSION,
         "normalizer": NORMALIZER_VERSION,
         "filters": FILTERS_VERSION,
+        "near_duplicates": NEAR_DUPLICATES_VERSION,
     },
     build=build,
     description="paragraphs -> normalised, split, filtered, deduplicated BERT text",

@@ -9,6 +9,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 
 from pipeline import layout
 from pipeline.config import CleanConfig
+from pipeline.config.sections import NearDuplicatesConfig
 from pipeline.io import file_shuffle, filesystems
 from pipeline.stages import clean
 from pipeline.stages.clean import CleanDocuments, decide_ids, decide_texts, key_partition
@@ -32,8 +33,9 @@ def _rows(doc_id, cpc, paragraphs, source=None):
 
 @pytest.mark.parametrize("spill_keys", [None, 2])
 def test_clean_documents_end_to_end(tmp_path, monkeypatch, spill_keys):
-    """spill_keys=2: every phase-1 task writes its dedup keys in many small files;
-    the decisions, and so the output, are the same."""
+    """Exact dedup alone (near duplicates off: KR3 and KR5 would be near duplicates of KR1,
+    test_near_duplicates_end_to_end). spill_keys=2: every phase-1 task writes its dedup
+    keys in many small files; the decisions, and so the output, are the same."""
     if spill_keys:
         monkeypatch.setattr(clean, "SPILL_KEYS", spill_keys)
     rows = (
@@ -92,8 +94,9 @@ def test_clean_documents_end_to_end(tmp_path, monkeypatch, spill_keys):
         table = pa.Table.from_pylist(part, schema=layout.paragraph_schema())
         pq.write_table(table, str(src / f"part-0000{i}-of-00002.parquet"))
     out = tmp_path / "clean"
+    exact_only = CleanConfig(near_duplicates=NearDuplicatesConfig(enabled=False))
     with TestPipeline() as p:
-        _ = p | CleanDocuments(str(src / "*.parquet"), 2, CleanConfig(), str(out))
+        _ = p | CleanDocuments(str(src / "*.parquet"), 2, exact_only, str(out))
     key_files = list((out / filesystems.TMP_DIR).glob("keys-*.bin"))
     assert len(key_files) > 4 if spill_keys else len(key_files) == 2
 
@@ -254,3 +257,77 @@ def test_check_error_share():
     with pytest.raises(clean.ErrorShareExceeded, match="e.g. A: E; B: E"):
         clean.check_error_share((100, 2, ["A: E", "B: E"]), 0.01)
     assert clean.sum_counts([(3, 1, ["B: x"]), (4, 2, ["A: y", "C: z"])]) == (7, 3, ["A: y", "B: x", "C: z"])
+
+
+# A publication (KR1), its grant with one amended word (KR2), a divisional
+# repeating its background under a new claim (KR3), and another publication (KR4) that
+# shares only a stock sentence.
+SPEC = [
+    ("title", "저염 김치 절임용 복합 염수 조성물"),
+    (
+        "background_art",
+        "종래의 김치 절임 공정은 고농도의 정제염 용액에 배추를 장시간 침지하므로 나트륨 함량이 높고 "
+        "절임수의 재사용이 어려워 다량의 염 폐수가 발생하는 문제가 있었다.",
+    ),
+    (
+        "tech_solution",
+        "본 발명의 염수 조성물은 정제염 대신 염화칼륨과 해조 추출물을 일정 비율로 혼합하여 배추의 "
+        "삼투 탈수를 유지하면서도 나트륨 함량을 낮추고 절임 시간을 단축한다.",
+    ),
+    (
+        "embodiment",
+        "실시예 1에서는 염화칼륨 30 중량부와 다시마 추출물 5 중량부를 물 1000 중량부에 용해한 염수에 "
+        "배추를 6시간 침지한 후 세척하고 탈수하여 절임 배추를 얻었다.",
+    ),
+]
+AMENDED = [(s, t.replace("6시간", "8시간")) for s, t in SPEC]
+DIVISIONAL = [
+    SPEC[1],
+    ("claims", "염화칼륨 및 해조 추출물을 포함하는 염수로 배추를 절이는 단계를 포함하는 김치 제조 방법."),
+]
+OTHER = [
+    (
+        "background_art",
+        "종래의 리튬 이차전지는 양극 활물질의 구조 붕괴로 인하여 고전압에서 충방전을 반복하면 용량이 "
+        "급격히 감소하는 문제가 있었다.",
+    ),
+    (
+        "tech_solution",
+        "본 발명의 양극 활물질은 니켈 코발트 망간 산화물의 표면에 알루미늄 산화물 코팅층을 형성하여 "
+        "전해액과의 부반응을 억제하고 수명 특성을 향상시킨다.",
+    ),
+]
+
+
+def test_near_duplicates_end_to_end(tmp_path):
+    """Near duplicates with the defaults: the grant and the divisional go, each rejected once
+    with the id it duplicates, the cluster's smallest, and its strongest pair (the divisional
+    is a little closer to the grant); their paragraphs are not counted again as exact
+    duplicates; the unrelated publication stays."""
+    src = tmp_path / "ingest"
+    rows = _rows("KR1", "A", SPEC) + _rows("KR2", "A", AMENDED) + _rows("KR3", "A", DIVISIONAL)
+    _write_ingest_shard(src, rows + _rows("KR4", "H", OTHER))
+    out = tmp_path / "clean"
+    with TestPipeline() as p:
+        _ = p | CleanDocuments(str(src / "*.parquet"), 1, CleanConfig(), str(out))
+    rejects = [
+        json.loads(x) for x in (out / "rejects" / "part-00000-of-00001.jsonl").read_text().splitlines()
+    ]
+    found = [(r["doc_id"], r["kind"], r["reason"], r["detail"]) for r in rejects if r["kind"] != "sentence"]
+    assert found == [
+        (
+            "KR2",
+            "document",
+            "near_duplicate_document",
+            "near duplicate of KR1 (paired with KR1: estimated Jaccard 0.80, 62% of its text in near-duplicate "
+            "paragraphs)",
+        ),
+        (
+            "KR3",
+            "document",
+            "near_duplicate_document",
+            "near duplicate of KR1 (paired with KR2: estimated Jaccard 0.23, 64% of its text in near-duplicate "
+            "paragraphs)",
+        ),
+    ]
+    assert {r["doc_id"] for r in _sentences(out)} == {"KR1", "KR4"}
