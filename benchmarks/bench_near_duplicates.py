@@ -75,9 +75,10 @@ PUBLICATIONS = 4_070_000
 def projection(cases, params: NearDuplicateParams, speed: dict) -> dict:
     """Signature CPU time and the grouped band keys for PUBLICATIONS of the demo's mean size.
 
-    A band key is 10 bytes (band index + 8-byte digest) plus the id it groups
-    (~18 bytes): bands per publication, and bands per paragraph of at least
-    min_paragraph_shingles shingles.
+    A band key is 10 bytes (band index + 8-byte digest) plus the instance it groups
+    (doc id, source, shard: ~40 bytes pickled): `bands` per publication and
+    `paragraph_bands` per paragraph of at least min_paragraph_shingles shingles
+    (v1 keyed every paragraph with all `bands`: shown for comparison).
     """
     originals = [c for c in cases if c.kind == "original"]
     mean_bytes = sum(len(p.encode("utf-8")) for c in originals for p in c.paragraphs) / len(originals)
@@ -85,14 +86,16 @@ def projection(cases, params: NearDuplicateParams, speed: dict) -> dict:
     keyed = sum(
         sum(s.shingles >= params.min_paragraph_shingles for s in p.paragraphs) for p in signatures.values()
     ) / len(originals)
-    keys = PUBLICATIONS * params.bands * (1 + keyed)
+    keys = PUBLICATIONS * (params.bands + params.paragraph_bands * keyed)
     return {
         "publications": PUBLICATIONS,
         "mean_publication_kb": round(mean_bytes / 1e3, 1),
         "signature_vcpu_hours": round(PUBLICATIONS * mean_bytes / 1e6 / speed["numpy_mb_per_s"] / 3600, 1),
         "keyed_paragraphs_per_publication": round(keyed, 1),
+        "band_keys_per_publication": round(params.bands + params.paragraph_bands * keyed, 1),
         "band_keys": int(keys),
-        "grouped_keys_gb": round(keys * (10 + 18) / 1e9, 1),
+        "grouped_keys_gb": round(keys * (10 + 40) / 1e9, 1),
+        "v1_band_keys_all_bands_per_paragraph": int(PUBLICATIONS * params.bands * (1 + keyed)),
     }
 
 
@@ -125,6 +128,20 @@ def main(argv=None) -> None:
                 f"{shingle_size:>7} {threshold:>9} {s['recall']:>7} {s['recall_jaccard_0.8']:>14} "
                 f"{s['precision']:>10} {s['false_positive_rate']:>8} {s['hard_false_positive_rate']:>13}"
             )
+    print("paragraph_bands (defaults otherwise)  recall  recall@J>=0.8  fp_rate  keys/publication")
+    signatures = signatures_of(cases, default)
+    for paragraph_bands in (1, 2, 4, 20):
+        params = dataclasses.replace(default, paragraph_bands=paragraph_bands)
+        s = score(cases, params, signatures)
+        keyed = sum(
+            sum(x.shingles >= params.min_paragraph_shingles for x in signatures[c.doc_id].paragraphs)
+            for c in cases
+            if c.kind == "original"
+        ) / sum(c.kind == "original" for c in cases)
+        print(
+            f"{paragraph_bands:>36} {s['recall']:>7} {s['recall_jaccard_0.8']:>14} "
+            f"{s['false_positive_rate']:>8} {params.bands + paragraph_bands * keyed:>17.1f}"
+        )
     print("containment_threshold (threshold 0.7, shingle 5)  recall  precision  fp_rate  hard_fp_rate")
     signatures = signatures_of(cases, default)
     for containment in (0.1, 0.2, 0.3, 0.4, 0.5):

@@ -13,6 +13,7 @@ from pipeline.text.near_duplicates import (
     NearDuplicateParams,
     Signature,
     band_keys,
+    bucket_pairs,
     candidate_pairs,
     estimated_jaccard,
     find_near_duplicates,
@@ -118,6 +119,21 @@ def test_candidate_pairs_and_clusters_keep_the_smallest_id():
         assert resolve_clusters(shuffled) == {"p3": "p1", "p4": "p1", "p5": "p2"}
 
 
+def test_bucket_pairs_cap_shared_text():
+    members = [("b", "s2", 0, 3), ("a", "s1", 0, 1), ("c", "s3", 1, 0), ("a", "s1", 0, 1), ("a", "s1", 0, 2)]
+    assert bucket_pairs(members, 3, False) == [
+        (("a", "s1", 0, 1), ("b", "s2", 0, 3)),
+        (("a", "s1", 0, 1), ("c", "s3", 1, 0)),
+        (("a", "s1", 0, 2), ("b", "s2", 0, 3)),
+        (("a", "s1", 0, 2), ("c", "s3", 1, 0)),
+        (("b", "s2", 0, 3), ("c", "s3", 1, 0)),
+    ]  # a document's own paragraphs never pair
+    # Over the cap: a paragraph bucket (stock text) gives nothing, a whole-text one a star.
+    assert bucket_pairs(members, 2, False) == []
+    stars = bucket_pairs([("c",), ("a",), ("b",)], 2, True)
+    assert stars == [(("a",), ("b",)), (("a",), ("c",))]
+
+
 def test_generated_set_meets_the_targets():
     """Exact figures of the seeded set (docs/stages.md, benchmarks/bench_near_duplicates.py)."""
     result = score(make_cases(0), PARAMS)
@@ -127,7 +143,7 @@ def test_generated_set_meets_the_targets():
     assert result["false_positives"] == 0 and result["hard_negative_pairs"] == 7680  # target <= 0.5%
     kinds = {k: v["recall"] for k, v in result["by_kind"].items()}
     assert kinds == {
-        "edit_05": 1.0,
+        "edit_05": 0.5417,  # true Jaccard 0.67: below the target's 0.8
         "edit_10": 0.0,
         "edit_15": 0.0,
         "edit_20": 0.0,
