@@ -66,6 +66,8 @@ def test_dynamic_records_are_the_static_instances_unmasked_once(tmp_path, capsys
     assert main(["stats", pattern, "--vocab", vocabs["bert"], "--no-tfdv"]) == 0
     printed = capsys.readouterr().out
     assert "flavour bert (dynamic masking)" in printed and "example 1: [CLS]" in printed
-    stats = json.loads((tmp_path / "dynamic" / "bert-128" / "stats" / "Split-train" / "stats.json").read_text())
+    stats = json.loads(
+        (tmp_path / "dynamic" / "bert-128" / "stats" / "Split-train" / "stats.json").read_text()
+    )
     assert stats["masking"] == "dynamic" and "masked_count_distribution" not in stats
     assert stats["words_per_example"] > 0
