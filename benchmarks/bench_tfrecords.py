@@ -188,7 +188,8 @@ def main() -> int:
         if len(results) >= 2:
             a, b = results[0], results[-1]
             print(
-                f"{args.output} {masking} dupe_factor {dupe_factor}, {b['scale']}x vs {a['scale']}x: "
+                f"{args.output} {a['masking'] or ''} dupe_factor {a['dupe_factor']}, "
+                f"{b['scale']}x vs {a['scale']}x: "
                 f"throughput {b['mb_per_cpu_s'] / a['mb_per_cpu_s']:.2f}x, "
                 f"bucket working set {b['bucket_working_set_mb'] / a['bucket_working_set_mb']:.2f}x, "
                 f"process RSS {b['peak_rss_mb'] / a['peak_rss_mb']:.2f}x",
