@@ -163,13 +163,29 @@ def whole_word_mask(
     never_fits = max_predictions + 1
     grid = tf.gather(tf.where(candidate, word_length, never_fits), order, batch_dims=1)
 
-    def take_next(room, word_lengths):
-        taken = word_lengths <= room
-        return room - tf.where(taken, word_lengths, 0)
+    # The prefix that fits, at once (lengths are positive: where the running sum stays within
+    # the target); then, in rows with room left, each round takes the first later word that fits,
+    # the one Google's loop would take next. Few rounds: most rows end with the prefix.
+    taken_sorted = tf.cumsum(grid, axis=1) <= to_predict[:, None]
+    room = to_predict - tf.reduce_sum(tf.where(taken_sorted, grid, 0), axis=1)
+    examined = tf.reduce_sum(tf.cast(taken_sorted, tf.int32), axis=1)  # that column did not fit
+    columns = tf.range(length)[None, :]
 
-    rooms = tf.scan(take_next, tf.transpose(grid), initializer=to_predict)  # room after each column
-    before = tf.concat([to_predict[None], rooms[:-1]], axis=0)
-    taken_sorted = tf.transpose(rooms < before)
+    def fitting(room, examined):
+        return (columns > examined[:, None]) & (grid <= room[:, None])
+
+    def more(taken, room, examined):
+        return tf.reduce_any(fitting(room, examined))
+
+    def take_next(taken, room, examined):
+        fits = fitting(room, examined)
+        some = tf.reduce_any(fits, axis=1)
+        column = tf.argmax(tf.cast(fits, tf.int32), axis=1, output_type=tf.int32)
+        chosen = tf.one_hot(column, length, on_value=True, off_value=False) & some[:, None]
+        room = room - tf.where(some, tf.gather(grid, column, batch_dims=1), 0)
+        return taken | chosen, room, tf.where(some, column, length)
+
+    taken_sorted, _, _ = tf.while_loop(more, take_next, (taken_sorted, room, examined))
     taken_word = tf.gather(taken_sorted, tf.argsort(order, axis=1), batch_dims=1)
     selected = tf.gather(taken_word, words, batch_dims=1) & real
     # 80% [MASK], 10% a random id, 10% kept, drawn per piece as Google does.
