@@ -153,10 +153,9 @@ def whole_word_mask(
     )
     word_length = tf.reshape(word_length[:-1], [batch, length])
     candidate = (word_length > 0) & (tf.reshape(special_word[:-1], [batch, length]) <= 0)
-    n_real = tf.reduce_sum(tf.cast(real, tf.float32), axis=1)
-    to_predict = tf.minimum(
-        max_predictions, tf.maximum(1, tf.cast(tf.round(n_real * mask_prob), tf.int32))
-    )  # tf.round rounds half to even, as Python's round
+    # In float64 and rounded half to even, as Python's round(n * 0.15): 30 tokens give 4.
+    n_real = tf.reduce_sum(tf.cast(real, tf.float64), axis=1)
+    to_predict = tf.minimum(max_predictions, tf.maximum(1, tf.cast(tf.round(n_real * mask_prob), tf.int32)))
     # Candidates in random order (the others last, never fitting), then Google's greedy take.
     keys = tf.where(candidate, tf.random.stateless_uniform([batch, length], select_seed), 2.0)
     order = tf.argsort(keys, axis=1, stable=True)

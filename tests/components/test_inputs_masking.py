@@ -115,6 +115,14 @@ def test_whole_words_are_masked_together_and_the_cap_is_respected():
         assert not np.isin(out["masked_lm_positions"][0][:4], np.arange(1, 7)).any()
 
 
+def test_num_to_predict_rounds_as_googles_python_round():
+    # 30 tokens x 0.15 is 4.4999... in float64 (Python's round: 4), 4.5000002 in float32.
+    features = batch([[[10 + i] for i in range(28)]], seq=32)
+    assert int(round(30 * 0.15)) == 4
+    for seed in range(5):
+        assert int(mask(features, [2, seed])["masked_lm_weights"].sum()) == 4
+
+
 def test_deterministic_given_the_seed_and_different_across_seeds():
     features = batch(SINGLE)
     a, b, c = mask(features, [5, 1]), mask(features, [5, 1]), mask(features, [5, 2])
