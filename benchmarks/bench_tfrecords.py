@@ -1,7 +1,12 @@
 """Stage `tfrecords`: BERT instances per second and MB/s of morpheme text per core, at 1x and 10x.
 
     .venv/bin/python benchmarks/bench_tfrecords.py [--vocab output/demo/vocab/bert/vocab.txt] [--scales 1,10]
-        [--dupe-factor 10,1]
+        [--dupe-factor 10,1] [--masking static,dynamic] [--output bert-128] [--morph DIR]
+
+`--masking dynamic` writes each instance once, unmasked (dupe_factor is then
+not used: one run per scale); `--output electra-128` measures the ELECTRA
+output instead (no masking, no dupe factor). Together they give the share of
+each output in the stage's cost (docs/dataflow.md's projection).
 
 Copies the demo corpus's morph shards `scale` times (each copy a new set of
 publications), keeps the documents per bucket constant (num_buckets = 8 x scale; 8 shards
@@ -37,18 +42,18 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(REPO, "output", "demo", "morph", "sentences")
 
 
-def demo_rows() -> list[dict]:
+def demo_rows(morph: str = DEMO) -> list[dict]:
     """Every row of the demo corpus's morph shards."""
     return [
         r
-        for p in filesystems.list_files(os.path.join(DEMO, "part-*.parquet"))
+        for p in filesystems.list_files(os.path.join(morph, "part-*.parquet"))
         for r in filesystems.iter_parquet_rows(p)
     ]
 
 
-def scaled_corpus(folder: str, scale: int) -> float:
+def scaled_corpus(folder: str, scale: int, morph: str = DEMO) -> float:
     """Demo morph rows copied `scale` times into 8 shards; returns MB of morpheme text."""
-    rows = demo_rows()
+    rows = demo_rows(morph)
     writers = [
         filesystems.ParquetShardWriter(
             filesystems.shard_path(folder, "part", i, 8, ".parquet"), layout.morph_schema()
@@ -68,14 +73,14 @@ def scaled_corpus(folder: str, scale: int) -> float:
 
 def bucket_working_set(folder: str, vocab: str, config: TfrecordsConfig, scratch: str) -> tuple[float, int]:
     """Peak MB allocated while building the largest bucket's examples (tracemalloc)."""
-    fn = R.TokenizeSentences(vocab, config, True, scratch)
+    spec = layout.output_specs(config)[0]
+    fn = R.TokenizeSentences(vocab, config, spec.flavour == "bert", scratch)  # as the stage does
     fn.setup()
     buckets: dict = {}
     for path in filesystems.list_files(os.path.join(folder, "part-*.parquet")):
         for key, ref in fn.process(path):
             buckets.setdefault(key, []).append(ref)
     key = max(buckets, key=lambda k: sum(ref.size for ref in buckets[k]))
-    spec = layout.output_specs(config)[0]
     num_shards = {"train": config.num_shards, "eval": config.eval_num_shards}
     build = R.BuildExamples(spec, vocab, config, num_shards, scratch)
     build.setup()
@@ -86,20 +91,29 @@ def bucket_working_set(folder: str, vocab: str, config: TfrecordsConfig, scratch
     return peak / 1e6, made
 
 
-def run_scale(scale: int, vocab: str, dupe_factor: int = 10, shards: int = 0) -> dict:
+def run_scale(
+    scale: int,
+    vocab: str,
+    dupe_factor: int = 10,
+    shards: int = 0,
+    masking: str = "static",
+    output: str = "bert-128",
+    morph: str = DEMO,
+) -> dict:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
     tmp = tempfile.mkdtemp(prefix="bench_tfrecords_")
     folder = os.path.join(tmp, "morph")
     os.makedirs(folder)
-    mb = scaled_corpus(folder, scale)
+    mb = scaled_corpus(folder, scale, morph)
     config = TfrecordsConfig(
-        outputs=("bert-128",),
+        outputs=(output,),
         num_buckets=8 * scale,
         num_shards=shards or 8 * scale,
         eval_percent=0.0,
         dupe_factor=dupe_factor,
+        masking=masking,
     )
     spec = layout.output_specs(config)[0]
     options = PipelineOptions(
@@ -113,12 +127,14 @@ def run_scale(scale: int, vocab: str, dupe_factor: int = 10, shards: int = 0) ->
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     import tensorflow as tf
 
-    files = filesystems.list_files(os.path.join(tmp, "bert-128", "Split-train", "*.gz"))
+    files = filesystems.list_files(os.path.join(tmp, output, "Split-train", "*.gz"))
     instances = sum(1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP"))
     working_set, bucket_instances = bucket_working_set(folder, vocab, config, os.path.join(tmp, "ws"))
     return {
+        "output": output,
+        "masking": masking if spec.flavour == "bert" else None,
         "scale": scale,
-        "dupe_factor": dupe_factor,
+        "dupe_factor": dupe_factor if spec.flavour == "bert" and masking == "static" else None,
         "morpheme_mb": round(mb, 2),
         "instances": instances,
         "wall_s": round(wall, 1),
@@ -143,23 +159,37 @@ def main() -> int:
     parser.add_argument("--scales", default="1,10")
     parser.add_argument("--dupe-factor", default="10,1", help="comma-separated: one run per value and scale")
     parser.add_argument("--shards", type=int, default=8, help="train shards (0: 8 x scale)")
+    parser.add_argument("--masking", default="static", help="comma-separated: static, dynamic")
+    parser.add_argument("--output", default="bert-128", help="bert-128 or electra-128")
+    parser.add_argument("--morph", default=DEMO, help="morph/sentences folder to copy")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     random.seed(0)
     if args.one:
-        print(json.dumps(run_scale(args.one, args.vocab, int(args.dupe_factor), args.shards)))
+        result = run_scale(
+            args.one, args.vocab, int(args.dupe_factor), args.shards, args.masking, args.output, args.morph
+        )
+        print(json.dumps(result))
         return 0
-    for dupe_factor in args.dupe_factor.split(","):
+    runs = []
+    for masking in args.masking.split(","):
+        if masking == "dynamic" or not args.output.startswith("bert"):
+            runs.append((masking, "1"))  # no copies: the dupe factor is not used
+        else:
+            runs += [(masking, d) for d in args.dupe_factor.split(",")]
+    for masking, dupe_factor in runs:
         results = []
         for scale in map(int, args.scales.split(",")):
             command = [sys.executable, __file__, "--one", str(scale), "--vocab", args.vocab]
-            command += ["--shards", str(args.shards)]
+            command += ["--shards", str(args.shards), "--masking", masking, "--output", args.output]
+            command += ["--morph", args.morph]
             results.append(child_result([*command, "--dupe-factor", dupe_factor]))
             print(results[-1], flush=True)
         if len(results) >= 2:
             a, b = results[0], results[-1]
             print(
-                f"dupe_factor {dupe_factor}, {b['scale']}x vs {a['scale']}x: "
+                f"{args.output} {a['masking'] or ''} dupe_factor {a['dupe_factor']}, "
+                f"{b['scale']}x vs {a['scale']}x: "
                 f"throughput {b['mb_per_cpu_s'] / a['mb_per_cpu_s']:.2f}x, "
                 f"bucket working set {b['bucket_working_set_mb'] / a['bucket_working_set_mb']:.2f}x, "
                 f"process RSS {b['peak_rss_mb'] / a['peak_rss_mb']:.2f}x",

@@ -1,6 +1,7 @@
 """Input pipeline vs model throughput of the tiny BERT / ELECTRA trainer.
 
 Usage: python benchmarks/bench_train.py [ROOT] [--steps N] [--batch B] [--flavours bert,electra]
+        [--masking static|dynamic]
 
 ROOT is a pipeline output root holding tfrecords/{bert,electra}-128/ and
 vocab/ (default output/demo, written by `python -m pipeline run`). For 1 and
@@ -9,7 +10,9 @@ each in its own subprocess because devices can be split only before
 TensorFlow initialises:
 
 - input examples/s: the distributed training dataset alone (parse, shuffle,
-  ELECTRA's dynamic masking, split across replicas), N global batches pulled
+  ELECTRA's dynamic masking, and BERT's with `--masking dynamic`, whose ROOT
+  then holds records written with `tfrecords.masking: dynamic`; split across
+  replicas), N global batches pulled
   inside one tf.function after a warm-up that fills the shuffle buffer;
 - model examples/s: `train()`'s own figure for N training steps (input
   included, the first window with its tracing excluded).
@@ -30,6 +33,7 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's pipeline and components
 
 VOCAB = {"bert": "vocab/bert/vocab.txt", "electra": "vocab/electra/vocab.txt"}
 
@@ -76,6 +80,7 @@ def child(args) -> None:
             checkpoint_every=args.steps,
             eval_steps=0,
             global_batch_size=args.batch,
+            masking=args.masking if flavour == "bert" else "static",
         )
         settings, _, special = resolve_vocab(settings, os.path.join(args.root, VOCAB[flavour]))
         strategy = make_strategy()
@@ -100,12 +105,16 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=100, help="Timed steps (global batches).")
     parser.add_argument("--batch", type=int, default=16, help="Global batch size.")
     parser.add_argument("--flavours", default="bert,electra")
+    parser.add_argument("--masking", default="static", choices=("static", "dynamic"), help="BERT records")
     parser.add_argument("--replicas", type=int, help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args(argv)
     if args.replicas:
         return child(args)
 
-    print(f"tiny models, global batch {args.batch}, {args.steps} steps, data {args.root}")
+    print(
+        f"tiny models, global batch {args.batch}, {args.steps} steps, data {args.root}, "
+        f"BERT masking {args.masking}"
+    )
     print(f"{'flavour':8} {'replicas':>8} {'input ex/s':>11} {'model ex/s':>11} {'input/model':>12}")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
     for replicas in (1, 2):
@@ -118,7 +127,7 @@ def main(argv=None) -> None:
             "--batch",
             str(args.batch),
         ]
-        command += ["--flavours", args.flavours, "--replicas", str(replicas)]
+        command += ["--flavours", args.flavours, "--replicas", str(replicas), "--masking", args.masking]
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
         if done.returncode or not lines:

@@ -12,6 +12,7 @@ from typing import Any
 MODEL_TYPES = ("bert", "electra")
 MODEL_SIZES = ("tiny", "small", "base")
 MIXED_PRECISION = ("auto", "on", "off")
+MASKING = ("static", "dynamic")
 
 # Peak learning rate by model size when `learning_rate` is not given. tiny and
 # small are for smoke runs and tests: a high rate makes them learn visibly in a
@@ -50,6 +51,12 @@ class TrainSettings:
     v2_feature_names: bool = _field(
         False, "Records use input_word_ids / input_type_ids instead of input_ids / segment_ids."
     )
+    masking: str = _field(
+        "static",
+        "bert: static (records carry Google's masks) or dynamic (records carry word_ids; "
+        "inputs.whole_word_mask masks whole words per batch, anew each epoch).",
+    )
+    masked_lm_prob: float = _field(0.15, "bert, dynamic masking: share of tokens masked.")
     electra_mask_prob: float = _field(0.15, "ELECTRA: share of real tokens masked ([CLS]/[SEP] never).")
     electra_discriminator_weight: float = _field(50.0, "ELECTRA: weight of the replaced-token loss.")
     shuffle_buffer: int = _field(10000, "Records in the training shuffle buffer.")
@@ -87,6 +94,10 @@ class TrainSettings:
                 errors.append(f"{name} must be an int >= 0, got {getattr(self, name)!r}")
         if isinstance(self.seq_length, int) and self.seq_length > 512:
             errors.append(f"seq_length must be <= 512 (max_position_embeddings), got {self.seq_length}")
+        if self.masking not in MASKING:
+            errors.append(f"masking must be one of {MASKING}, got {self.masking!r}")
+        if not 0.0 < self.masked_lm_prob < 1.0:
+            errors.append(f"masked_lm_prob must be in (0, 1), got {self.masked_lm_prob!r}")
         if not 0.0 < self.electra_mask_prob < 1.0:
             errors.append(f"electra_mask_prob must be in (0, 1), got {self.electra_mask_prob!r}")
         if self.tokenizer_mode not in ("korpat", "fast"):

@@ -136,21 +136,40 @@ def _global_sum(value):
     return tf.stop_gradient(value)
 
 
-def compute_losses(settings: TrainSettings, features: dict, outputs: dict) -> dict:
+def loss_denominators(settings: TrainSettings, features: dict) -> dict:
+    """The global batch's counts the losses divide by (masked tokens, NSP examples or real
+    tokens), summed over replicas: they depend on the inputs alone, so an XLA-compiled step
+    takes them as inputs (no cross-replica sum inside XLA)."""
+    import tensorflow as tf
+
+    counts = {"mlm": _global_sum(tf.reduce_sum(features["masked_lm_weights"]))}
+    if settings.model_type == "bert":
+        counts["nsp"] = _global_sum(tf.cast(tf.size(features["next_sentence_labels"]), tf.float32))
+    else:
+        counts["discriminator"] = _global_sum(tf.reduce_sum(tf.cast(features["input_mask"], tf.float32)))
+    return counts
+
+
+def compute_losses(
+    settings: TrainSettings, features: dict, outputs: dict, denominators: dict | None = None
+) -> dict:
     """This replica's share of the global loss plus metric numerators/denominators.
 
     Summing every value over replicas gives the global batch's loss and counts.
+    `denominators`: `loss_denominators(settings, features)`, computed here if not given.
     """
     import tensorflow as tf
     import tf_keras
 
+    if denominators is None:
+        denominators = loss_denominators(settings, features)
     bert = settings.model_type == "bert"
     logits = tf.cast(outputs["mlm_logits" if bert else "lm_outputs"], tf.float32)
     labels = features["masked_lm_ids"]
     weights = features["masked_lm_weights"]
     per_token = tf_keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
     weight_sum = tf.reduce_sum(weights)
-    mlm_loss = tf.reduce_sum(per_token * weights) / tf.maximum(_global_sum(weight_sum), 1.0)
+    mlm_loss = tf.reduce_sum(per_token * weights) / tf.maximum(denominators["mlm"], 1.0)
     correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=labels.dtype), labels), tf.float32)
     stats = {
         "mlm_loss": mlm_loss,
@@ -164,7 +183,7 @@ def compute_losses(settings: TrainSettings, features: dict, outputs: dict) -> di
             nsp_labels, nsp_logits, from_logits=True
         )
         count = tf.cast(tf.size(nsp_labels), tf.float32)
-        nsp_loss = tf.reduce_sum(per_example) / tf.maximum(_global_sum(count), 1.0)
+        nsp_loss = tf.reduce_sum(per_example) / tf.maximum(denominators["nsp"], 1.0)
         nsp_correct = tf.equal(tf.argmax(nsp_logits, -1, output_type=nsp_labels.dtype), nsp_labels)
         stats.update(
             nsp_loss=nsp_loss,
@@ -178,7 +197,7 @@ def compute_losses(settings: TrainSettings, features: dict, outputs: dict) -> di
         mask = tf.cast(features["input_mask"], tf.float32)
         per_token = tf.nn.sigmoid_cross_entropy_with_logits(labels=disc_labels, logits=disc_logits)
         count = tf.reduce_sum(mask)
-        disc_loss = tf.reduce_sum(per_token * mask) / tf.maximum(_global_sum(count), 1.0)
+        disc_loss = tf.reduce_sum(per_token * mask) / tf.maximum(denominators["discriminator"], 1.0)
         disc_correct = tf.cast(tf.equal(tf.cast(disc_logits > 0, tf.float32), disc_labels), tf.float32)
         stats.update(
             discriminator_loss=disc_loss,
@@ -454,16 +473,69 @@ class Folders:
     chief: bool
 
 
+def build_for_training(settings: TrainSettings, mixed: bool):
+    """(pretrainer, encoder, learning-rate schedule, optimizer), every variable created;
+    call it inside the strategy's scope."""
+    model, encoder = build_pretrainer(settings, source_configs(settings))
+    model(_dummy_features(settings), training=False)  # creates every variable now
+    schedule = learning_rate_schedule(settings)
+    return model, encoder, schedule, build_optimizer(settings, schedule, mixed)
+
+
+def make_train_window(settings: TrainSettings, strategy, model, optimizer, mixed: bool, jit_compile=False):
+    """A tf.function(iterator, steps): `steps` training steps in one graph (traced once),
+    returning the sums of their stats (`compute_losses`) over replicas.
+
+    jit_compile: each replica's step compiled with XLA (benchmarks/bench_gpu_train.py).
+    """
+    import tensorflow as tf
+
+    def replica_gradients(features, denominators):
+        with tf.GradientTape() as tape:
+            outputs = model(_model_inputs(settings, features), training=True)
+            stats = compute_losses(settings, features, outputs, denominators)
+            loss = stats["loss"]
+            if mixed:
+                loss = optimizer.get_scaled_loss(loss)
+        grads = tape.gradient(loss, model.trainable_variables)
+        if mixed:
+            grads = optimizer.get_unscaled_gradients(grads)
+        return stats, grads
+
+    if jit_compile:
+        # XLA compiles the forward and backward pass; the update stays outside, where the
+        # strategy sums the gradients over replicas (no cross-replica calls inside XLA).
+        replica_gradients = tf.function(replica_gradients, jit_compile=True)
+
+    def replica_train_step(features):
+        stats, grads = replica_gradients(features, loss_denominators(settings, features))
+        # The ELECTRA generator's unused sentence head gets no gradient.
+        pairs = zip(grads, model.trainable_variables, strict=True)
+        optimizer.apply_gradients([(g, v) for g, v in pairs if g is not None])
+        return stats
+
+    def train_step(iterator):
+        per_replica = strategy.run(replica_train_step, args=(next(iterator),))
+        return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
+
+    @tf.function
+    def train_window(iterator, steps):
+        totals = {k: tf.constant(0.0) for k in stat_keys(settings)}
+        for _ in tf.range(steps):
+            stats = train_step(iterator)
+            totals = {k: totals[k] + stats[k] for k in totals}
+        return totals
+
+    return train_window
+
+
 def _train(settings, strategy, mixed, folders: Folders, train_files, eval_files, init_checkpoint, special):
     import tensorflow as tf
 
     started = time.time()
     replicas = strategy.num_replicas_in_sync
     with strategy.scope():
-        model, encoder = build_pretrainer(settings, source_configs(settings))
-        model(_dummy_features(settings), training=False)  # creates every variable now
-        schedule = learning_rate_schedule(settings)
-        optimizer = build_optimizer(settings, schedule, mixed)
+        model, encoder, schedule, optimizer = build_for_training(settings, mixed)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
         manager = tf.train.CheckpointManager(
             checkpoint,
@@ -525,33 +597,7 @@ def _train(settings, strategy, mixed, folders: Folders, train_files, eval_files,
     )
     iterator = iter(train_data)
 
-    def replica_train_step(features):
-        with tf.GradientTape() as tape:
-            outputs = model(_model_inputs(settings, features), training=True)
-            stats = compute_losses(settings, features, outputs)
-            loss = stats["loss"]
-            if mixed:
-                loss = optimizer.get_scaled_loss(loss)
-        variables = model.trainable_variables
-        grads = tape.gradient(loss, variables)
-        if mixed:
-            grads = optimizer.get_unscaled_gradients(grads)
-        # The ELECTRA generator's unused sentence head gets no gradient.
-        optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables, strict=True) if g is not None])
-        return stats
-
-    def train_step(iterator):
-        per_replica = strategy.run(replica_train_step, args=(next(iterator),))
-        return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
-
-    @tf.function
-    def train_window(iterator, steps):
-        """`steps` training steps in one graph (traced once); the sums of their stats."""
-        totals = {k: tf.constant(0.0) for k in stat_keys(settings)}
-        for _ in tf.range(steps):
-            stats = train_step(iterator)
-            totals = {k: totals[k] + stats[k] for k in totals}
-        return totals
+    train_window = make_train_window(settings, strategy, model, optimizer, mixed)
 
     writer = tf.summary.create_file_writer(os.path.join(folders.logs, "train"))
     history = []

@@ -440,8 +440,17 @@ class TfrecordsConfig:
         "document has one, the label-1 share kept near 0.5, also on short abstracts) or google "
         "(google_bert_instances_v2, Google's draws: ~2/3 random next on 2-sentence documents).",
     )
+    masking: Literal["static", "dynamic"] = _field(
+        "static",
+        "BERT: static (Google's records: masked here, dupe_factor copies with different masks; what "
+        "Google-format consumers read) or dynamic (each instance written once, unmasked, with word_ids; "
+        "the trainer masks whole words anew each epoch, as RoBERTa; ~1/dupe_factor of the build).",
+    )
     dupe_factor: int = _field(
-        10, "BERT: times each document is turned into instances, with different masks.", minimum=1
+        10,
+        "BERT, static masking: times each document is turned into instances, with different masks "
+        "(dynamic masking writes each once).",
+        minimum=1,
     )
     v2_feature_names: bool = _field(
         False, "Model Garden v2 names (input_word_ids, input_type_ids) instead of Google's."

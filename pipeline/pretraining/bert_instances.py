@@ -448,6 +448,30 @@ def mask_pairs(pairs: list[Pair], params: BertParams, gen: np.random.Generator) 
     return instances
 
 
+@dataclasses.dataclass
+class UnmaskedInstance:
+    """[CLS] A [SEP] B [SEP] before masking, for dynamic masking (`features.dynamic_bert_features`)."""
+
+    input_ids: list[int]
+    segment_ids: list[int]
+    starts: bytes  # 1 where a masking group begins: each special token and the piece after it too
+    is_random_next: bool
+
+
+def unmasked_pairs(pairs: list[Pair], params: BertParams) -> list[UnmaskedInstance]:
+    """Segment pairs -> unmasked instances, with the group starts `mask_pairs` masks by."""
+    cls_id, sep_id = params.cls_id, params.sep_id
+    return [
+        UnmaskedInstance(
+            [cls_id, *ids_a, sep_id, *ids_b, sep_id],
+            [0] * (len(ids_a) + 2) + [1] * (len(ids_b) + 1),
+            b"".join((b"\x01\x01", starts_a[1:], b"\x01\x01", starts_b[1:], b"\x01")),
+            is_random_next,
+        )
+        for ids_a, starts_a, ids_b, starts_b, is_random_next in pairs
+    ]
+
+
 def bert_bucket_instances(
     documents: list[list[Sentence]],
     params: BertParams,
@@ -456,6 +480,7 @@ def bert_bucket_instances(
     finish: Callable[[BertInstance], Any] | None = None,
     dropped: Callable[[], Any] | None = None,
     nsp: NspCounts | None = None,
+    masked: bool = True,
 ) -> list:
     """All instances of one bucket, as create_training_instances makes them (shuffled).
 
@@ -468,9 +493,15 @@ def bert_bucket_instances(
     ints (less memory, and far less for the cyclic GC to walk). `dropped` is
     called for each pair dropped with an empty segment (`segment_pairs`).
     `nsp` counts the NSP labels and, when balanced, keeps them even (rule v3);
-    None: Google's rule (v2), uncounted.
+    None: Google's rule (v2), uncounted. `masked=False` (dynamic masking):
+    `UnmaskedInstance`s, no masking draws (call it with dupe_factor 1: the
+    trainer draws new masks each epoch).
     """
     gen = np.random.default_rng(rng.getrandbits(64))
+
+    def make(pairs: list[Pair]) -> list:
+        return mask_pairs(pairs, params, gen) if masked else unmasked_pairs(pairs, params)
+
     documents = [d for d in documents if d]
     rng.shuffle(documents)
     made: list = []
@@ -479,10 +510,10 @@ def bert_bucket_instances(
         for index in range(len(documents)):
             pending += segment_pairs(documents, index, params, rng, dropped, nsp)
             if len(pending) >= MASK_BATCH:
-                instances = mask_pairs(pending, params, gen)
+                instances = make(pending)
                 made.extend(map(finish, instances) if finish else instances)
                 pending = []
-    instances = mask_pairs(pending, params, gen)
+    instances = make(pending) if pending else []
     made.extend(map(finish, instances) if finish else instances)
     rng.shuffle(made)
     return made

@@ -53,6 +53,8 @@ WIRE_ORDERS = {
         ),
         ("input_mask", "segment_ids", "input_ids"),
         ("input_word_ids", "input_mask", "input_type_ids"),
+        ("next_sentence_labels", "segment_ids", "input_mask", "word_ids", "input_ids"),
+        ("input_word_ids", "next_sentence_labels", "input_mask", "word_ids", "input_type_ids"),
     )
 }
 

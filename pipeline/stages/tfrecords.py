@@ -66,7 +66,7 @@ from pipeline.pretraining.bert_instances import (
 from pipeline.pretraining.bucketing import bucket_of, seed_for, split_of
 from pipeline.pretraining.electra_packing import ELECTRA_VERSION, electra_bucket_examples
 from pipeline.pretraining.example_writer import BertExampleWriter, example_bytes, write_tfrecord_file
-from pipeline.pretraining.features import electra_features, feature_spec
+from pipeline.pretraining.features import dynamic_bert_features, electra_features, feature_spec
 from pipeline.pretraining.sentence_encoding import PieceCache, document_key, group_documents, group_sentences
 from pipeline.run.stage import Stage, StageContext
 from pipeline.text.tokenizer import Tokenizer, vocab_size
@@ -184,6 +184,25 @@ class TokenizeSentences(beam.DoFn):
 SPILL_SENTENCES = 500_000
 
 
+class DynamicExampleWriter:
+    """An `UnmaskedInstance` -> its serialized tf.train.Example (`features.dynamic_bert_features`)."""
+
+    def __init__(self, seq_length: int, v2_names: bool) -> None:
+        self._seq_length, self._v2_names = seq_length, v2_names
+
+    def __call__(self, instance) -> bytes:
+        return example_bytes(
+            dynamic_bert_features(
+                instance.input_ids,
+                instance.segment_ids,
+                instance.starts,
+                instance.is_random_next,
+                self._seq_length,
+                self._v2_names,
+            )
+        )
+
+
 class BuildExamples(beam.DoFn):
     """((split, bucket), its sentence BlockRefs) -> ((split, bucket), examples made, {piece: BlockRef}).
 
@@ -213,8 +232,11 @@ class BuildExamples(beam.DoFn):
         spec, c = self._spec, self._config
         self._cls, self._sep = vocab["[CLS]"], vocab["[SEP]"]
         self._params = bert_params(vocab, spec.seq_length, spec.max_predictions, c)
-        names = feature_spec("bert", spec.seq_length, spec.max_predictions, c.v2_feature_names)
-        self._write = BertExampleWriter(spec.seq_length, spec.max_predictions, list(names))
+        if c.masking == "dynamic":
+            self._write = DynamicExampleWriter(spec.seq_length, c.v2_feature_names)
+        else:
+            names = feature_spec("bert", spec.seq_length, spec.max_predictions, c.v2_feature_names)
+            self._write = BertExampleWriter(spec.seq_length, spec.max_predictions, list(names))
 
     def examples(self, split: str, bucket: int, sentences: Iterable[tuple]) -> list[tuple[int, bytes]]:
         """A bucket's sentences -> [(sort key, serialized example), ...] in the order made."""
@@ -225,8 +247,16 @@ class BuildExamples(beam.DoFn):
                 documents = group_sentences(sentences)
                 dropped = Metrics.counter(NAME, "instances_dropped_empty_segment").inc
                 nsp = NspCounts(balanced=c.nsp_rule == "balanced")
+                dynamic = c.masking == "dynamic"
                 made = bert_bucket_instances(
-                    documents, self._params, c.dupe_factor, rng, self._write, dropped, nsp
+                    documents,
+                    self._params,
+                    1 if dynamic else c.dupe_factor,  # dynamic: new masks each epoch instead of copies
+                    rng,
+                    self._write,
+                    dropped,
+                    nsp,
+                    masked=not dynamic,
                 )
                 Metrics.counter(NAME, f"{spec.name}_{split}_random_next").inc(nsp.random_next)
                 if self._output_dir:
@@ -458,7 +488,9 @@ def finalize(ctx: StageContext) -> dict:
     report = {}
     for spec in output_specs(config):
         folder = filesystems.join(ctx.output_dir, spec.name)
-        schema_text = schema_files.schema_text(spec, vocab_size(vocab_paths(ctx)[spec.flavour]))
+        schema_text = schema_files.schema_text(
+            spec, vocab_size(vocab_paths(ctx)[spec.flavour]), masking=config.masking
+        )
         filesystems.write_bytes(filesystems.join(folder, "schema.pbtxt"), schema_text.encode())
         counts = {}
         for split in SPLITS:

@@ -36,6 +36,7 @@ from pipeline import layout
 from pipeline.config import PipelineConfig, resolve_path
 from pipeline.io import filesystems
 from pipeline.layout import MANIFEST, SCHEMA_DIR, output_specs
+from pipeline.pretraining.schema_files import schema_name
 from pipeline.run.stage import Stage, StageContext
 from pipeline.text.tokenizer import vocab_size
 
@@ -94,20 +95,25 @@ def phase_settings(
         "seed": t.seed,
         "mixed_precision": t.mixed_precision,
         "v2_feature_names": tfrecords.v2_feature_names,
+        "masking": tfrecords.masking if spec.flavour == "bert" else "static",
+        "masked_lm_prob": tfrecords.masked_lm_prob,
         "init_checkpoint": "",  # set by plan() on the first phase of each model type
         "tokenizer_mode": "fast",
     }
 
 
-def schema_file(config: PipelineConfig, output: str, tfrecords_dir: str, v2_names: bool) -> str:
+def schema_file(
+    config: PipelineConfig, output: str, tfrecords_dir: str, v2_names: bool, masking: str = "static"
+) -> str:
     """train.schema_dir/<output>/schema.pbtxt, by default the project's
-    tfrecords_schema/; with v2 feature names, the copy the tfrecords stage wrote
-    beside its output (the committed files use Google's names)."""
+    tfrecords_schema/ (`<output>-dynamic/` for dynamic-masking BERT records); with v2
+    feature names, the copy the tfrecords stage wrote beside its output (the committed
+    files use Google's names)."""
     if config.train.schema_dir:
         return filesystems.join(resolve_path(config, config.train.schema_dir), output, "schema.pbtxt")
     if v2_names:
         return filesystems.join(tfrecords_dir, output, "schema.pbtxt")
-    return os.path.join(SCHEMA_DIR, output, "schema.pbtxt")
+    return os.path.join(SCHEMA_DIR, schema_name(output, masking), "schema.pbtxt")
 
 
 def plan(config: PipelineConfig, ctx: StageContext, offline: bool = False) -> dict[str, Any]:
@@ -162,7 +168,9 @@ def plan(config: PipelineConfig, ctx: StageContext, offline: bool = False) -> di
                 "schema_file": (
                     filesystems.join(tfrecords_dir, phase.output, "schema.pbtxt")
                     if offline
-                    else schema_file(config, phase.output, tfrecords_dir, tfrecords.v2_feature_names)
+                    else schema_file(
+                        config, phase.output, tfrecords_dir, tfrecords.v2_feature_names, tfrecords.masking
+                    )
                 ),
                 "vocab_path": vocabs[flavour],
                 "settings": settings,

@@ -100,12 +100,15 @@ def summarize(
     nsp: collections.Counter = collections.Counter()
     token_counts: collections.Counter = collections.Counter()
     kept = []
-    flavour = seq_length = None
+    flavour = seq_length = masking = None
+    words = 0  # dynamic masking: whole-word groups (word_ids) over all examples
     unk_id = vocab.index("[UNK]") if vocab and "[UNK]" in vocab else None
     for features in examples:
         ids = next(features[k] for k in ID_NAMES if k in features)
         if flavour is None:
-            flavour = "bert" if "masked_lm_positions" in features else "electra"
+            dynamic = "word_ids" in features  # unmasked BERT records: the trainer masks them
+            flavour = "bert" if "masked_lm_positions" in features or dynamic else "electra"
+            masking = ("dynamic" if dynamic else "static") if flavour == "bert" else None
             seq_length = len(ids)
         length = int(sum(features["input_mask"]))
         n += 1
@@ -115,13 +118,17 @@ def summarize(
         token_counts.update(ids[:length])
         if unk_id is not None:
             unk += ids[:length].count(unk_id)
-        if flavour == "bert":
+        if masking == "dynamic":
+            words += (features["word_ids"][length - 1] + 1) if length else 0
+        elif masking == "static":
             masked[int(sum(features["masked_lm_weights"]))] += 1
+        if flavour == "bert":
             nsp[int(features["next_sentence_labels"][0])] += 1
         if len(kept) < keep_examples:
             kept.append(features)
     stats = {
         "flavour": flavour,
+        "masking": masking,
         "seq_length": seq_length,
         "examples": n,
         "tokens": tokens,
@@ -138,7 +145,10 @@ def summarize(
         stats["unk_rate"] = unk / tokens if tokens else 0.0
     if flavour == "bert":
         stats["nsp_random_next_share"] = nsp[1] / n if n else 0.0
+    if masking == "static":
         stats["masked_count_distribution"] = {str(k): v for k, v in sorted(masked.items())}
+    if masking == "dynamic":
+        stats["words_per_example"] = words / n if n else 0.0
     return stats
 
 
@@ -156,6 +166,8 @@ def decode(features: dict[str, list], vocab: Sequence[str] | None) -> dict:
     length = int(sum(features["input_mask"]))
     words = [vocab[i] if vocab and i < len(vocab) else str(i) for i in ids[:length]]
     out = {"text": " ".join(words)}
+    if "next_sentence_labels" in features:
+        out["next_sentence_label"] = features["next_sentence_labels"][0]
     if "masked_lm_positions" in features:
         weights = features["masked_lm_weights"]
         out["masked"] = [
@@ -165,13 +177,14 @@ def decode(features: dict[str, list], vocab: Sequence[str] | None) -> dict:
             )
             if w
         ]
-        out["next_sentence_label"] = features["next_sentence_labels"][0]
     return out
 
 
 def format_text(stats: dict) -> str:
     lines = [
-        f"flavour {stats['flavour']}, sequence length {stats['seq_length']}",
+        f"flavour {stats['flavour']}"
+        + (" (dynamic masking)" if stats.get("masking") == "dynamic" else "")
+        + f", sequence length {stats['seq_length']}",
         f"examples {stats['examples']:,}  tokens {stats['tokens']:,}",
         f"fill {stats['fill']:.3f}  padding share {stats['padding_share']:.3f}",
     ]
@@ -179,8 +192,13 @@ def format_text(stats: dict) -> str:
         lines.append(f"UNK rate {stats['unk_rate']:.4%}")
     if "nsp_random_next_share" in stats:
         lines.append(f"NSP random next (label 1) share {stats['nsp_random_next_share']:.3f}")
+    if "masked_count_distribution" in stats:
         dist = " ".join(f"{k}:{v}" for k, v in stats["masked_count_distribution"].items())
         lines.append(f"masked positions per example: {dist}")
+    if "words_per_example" in stats:
+        lines.append(
+            f"whole-word groups per example {stats['words_per_example']:.1f} (masked by the trainer)"
+        )
     peak = max([b["count"] for b in stats["length_histogram"]] + [1])
     lines.append("length histogram:")
     for b in stats["length_histogram"]:
@@ -440,7 +458,7 @@ def stats_command(
     if first is None:
         print(f"error: {path_or_glob} holds no records", file=sys.stderr)
         return 2
-    flavour = "bert" if "masked_lm_positions" in first else "electra"
+    flavour = "bert" if "masked_lm_positions" in first or "word_ids" in first else "electra"
     vocab_path = vocab_path or (default_vocabs or {}).get(flavour)
     vocab = None
     if vocab_path and filesystems.exists(vocab_path):

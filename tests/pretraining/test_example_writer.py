@@ -107,3 +107,20 @@ def test_tfrecord_files_fall_back_to_tensorflow_without_crc32c(tmp_path, monkeyp
     monkeypatch.setattr(F, "_crc", no_crc32c)
     assert F.write_tfrecord_file(str(tmp_path / "tf"), records, True) == 3
     assert (tmp_path / "fast").read_bytes() == (tmp_path / "tf").read_bytes()
+
+
+def test_dynamic_masking_examples_equal_the_proto_serializer():
+    from pipeline.pretraining import example_writer as F
+    from pipeline.pretraining.features import dynamic_bert_features, word_ids_of
+
+    # [CLS] 본 발명 은 [SEP] 조성물 [SEP]: groups [CLS] | 본 | 발명 은 | [SEP] | 조성물 | [SEP]
+    starts = b"\x01\x01\x01\x00\x01\x01\x01"
+    assert word_ids_of(starts, 7) == [0, 1, 2, 2, 3, 4, 5]
+    for v2 in (False, True):
+        features = dynamic_bert_features(
+            [2, 11, 12, 13, 3, 14, 3], [0, 0, 0, 0, 0, 1, 1], starts, True, 10, v2
+        )
+        assert features[("input_word_ids" if v2 else "input_ids")] == [2, 11, 12, 13, 3, 14, 3, 0, 0, 0]
+        assert features["word_ids"] == [0, 1, 2, 2, 3, 4, 5, 0, 0, 0]
+        assert features["next_sentence_labels"] == [1]
+        assert F.example_bytes(features) == serialize_example(features)

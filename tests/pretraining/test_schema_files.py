@@ -14,3 +14,22 @@ def test_committed_schemas_match_the_generator():
         assert [f.name for f in schema.feature] == list(
             tf_feature_spec(spec.flavour, spec.seq_length, spec.max_predictions)
         )
+
+
+def test_committed_dynamic_schemas_match_the_generator_and_list_word_ids():
+    written = dict(S.committed())
+    for spec in S.COMMITTED_DYNAMIC:
+        name = S.schema_name(spec.name, "dynamic")
+        assert name == f"{spec.name}-dynamic"
+        with open(S.committed_path(name), encoding="utf-8") as f:
+            assert f.read() == written[name]
+        schema = S.parse_schema(written[name])
+        assert [f.name for f in schema.feature] == [
+            "input_ids",
+            "input_mask",
+            "segment_ids",
+            "word_ids",
+            "next_sentence_labels",
+        ]
+        word_ids = next(f for f in schema.feature if f.name == "word_ids")
+        assert (word_ids.int_domain.min, word_ids.int_domain.max) == (0, spec.seq_length - 1)
