@@ -12,7 +12,11 @@ Out: `<output_root>/ingest/paragraphs/part-NNNNN-of-NNNNN.parquet` with columns
      row) that did not become a publication, with its reason.
 
 Accounting: input units = publications written + rejected (manifest counters
-`input_units`, `publications_written`, `rejected`). Parsing lives in
+`input_units`, `publications_written`, `rejected`). Titles: every title of a
+written publication went through `pipeline.text.titles.korean_title`, and
+`titles_kept` + `titles_cut` + `titles_dropped` count what was done to them
+(a trailing English title cut, an English-only title dropped); the Korean
+title is each publication's first paragraph. Parsing lives in
 `pipeline.text.readers`; this module only wires it into Beam.
 
 Fault isolation: whatever goes wrong with one unit (a reader bug included,
@@ -47,6 +51,8 @@ from pipeline.run.stage import Stage, StageContext
 from pipeline.text import readers
 from pipeline.text.publication import InputRejected, Publication
 from pipeline.text.readers.common import SURROGATE, reader_error, repair_text
+from pipeline.text.titles import OUTCOMES as TITLE_OUTCOMES
+from pipeline.text.titles import TITLE_RULE_VERSION
 
 NAME = "ingest"
 
@@ -373,6 +379,8 @@ class WriteIngestShard(beam.DoFn):
                         continue
                     rows = publication_rows(item)
                     writer.add(rows)
+                    for outcome in item.title_outcomes:
+                        Metrics.counter(NAME, f"titles_{outcome}").inc()
                     Metrics.counter(NAME, f"publications_{input_format}").inc()
                     Metrics.counter(NAME, "publications_written").inc()
                     Metrics.counter(NAME, "paragraphs_written").inc(len(rows))
@@ -440,8 +448,14 @@ def build(p: beam.Pipeline, ctx: StageContext) -> None:
 STAGE = Stage(
     name=NAME,
     upstream=(),
-    versions={"readers": getattr(readers, "READERS_VERSION", "readers_v1")},
+    versions={"readers": getattr(readers, "READERS_VERSION", "readers_v1"), "titles": TITLE_RULE_VERSION},
     build=build,
     description="raw publications -> paragraph table",
-    accounting=("input_units", "publications_written", "rejected", "paragraphs_written"),
+    accounting=(
+        "input_units",
+        "publications_written",
+        "rejected",
+        "paragraphs_written",
+        *(f"titles_{outcome}" for outcome in TITLE_OUTCOMES),
+    ),
 )

@@ -40,6 +40,9 @@ class Publication:
     paragraphs: tuple[Paragraph, ...]
     # First letter of the first CPC code (else IPC), "A".."H"; None when unknown.
     cpc_section: str | None = None
+    # What `pipeline.text.titles.korean_title` did to each title the reader
+    # found ('kept', 'cut', 'dropped'), for ingest's counters; not compared.
+    title_outcomes: tuple[str, ...] = dataclasses.field(default=(), compare=False)
 
 
 class InputRejected(Exception):

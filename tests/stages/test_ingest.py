@@ -243,3 +243,53 @@ def test_a_file_name_that_is_not_utf8_costs_its_units_not_the_shard(tmp_path):
     record = reject_record(InputRejected("unwritable", "x"), pub.source)
     json.dumps(record, ensure_ascii=False).encode("utf-8")
     assert record["source"].endswith("bad\ufffd.jsonl@0")
+
+
+def test_titles_are_counted_and_come_first(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    titles = {
+        "KR1": "폴리에틸렌 테레프탈레이트(PET) 필름(POLYETHYLENE TEREPHTHALATE FILM)",  # cut
+        "KR2": "세제 조성물",  # kept
+        "KR3": "DETERGENT COMPOSITION",  # dropped: no Korean
+        "KR4": None,  # no title: not counted
+    }
+    lines = [
+        json.dumps({"id": i, "title": t, "claims": ["세제를 포함하는 조성물."]}, ensure_ascii=False)
+        for i, t in titles.items()
+    ]
+    (folder / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    xml = (
+        "<KIPO><KR_BibliographicInformation><KR_OpenNumber>KR5</KR_OpenNumber></KR_BibliographicInformation>"
+        "<PatentCAFDOC><description><technical-field><p>본 발명은 세제에 관한 것이다.</p></technical-field>"
+        "<invention-title>세제{DETERGENT}</invention-title></description></PatentCAFDOC></KIPO>"
+    )
+    (folder / "b.xml").write_text(xml, encoding="utf-8")
+    inputs = [(str(folder / "*.jsonl"), "jsonl"), (str(folder / "*.xml"), "kipo_xml")]
+    out = tmp_path / "out"
+    counters, published, _ = _run_ingest(tmp_path, inputs)
+    assert len(published) == 5
+    assert {k: counters.get(f"titles_{k}", 0) for k in ("kept", "cut", "dropped")} == {
+        "kept": 1,
+        "cut": 2,
+        "dropped": 1,
+    }
+    rows = [
+        r
+        for path in sorted((out / "paragraphs").glob("*.parquet"))
+        for r in pq.read_table(str(path)).to_pylist()
+    ]
+    first = {r["doc_id"]: (r["section"], r["text"]) for r in rows if r["paragraph_index"] == 0}
+    assert first == {
+        "KR1": ("title", "폴리에틸렌 테레프탈레이트(PET) 필름"),
+        "KR2": ("title", "세제 조성물"),
+        "KR3": ("claims", "세제를 포함하는 조성물."),
+        "KR4": ("claims", "세제를 포함하는 조성물."),
+        "KR5": ("title", "세제"),
+    }
+
+
+def test_title_counters_are_in_the_accounting():
+    from pipeline.stages.ingest import STAGE
+
+    assert {"titles_kept", "titles_cut", "titles_dropped"} <= set(STAGE.accounting)

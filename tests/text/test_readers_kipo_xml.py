@@ -19,6 +19,7 @@ from tests.text.reader_samples import (
     AGENT,
     APP_NO,
     APPLICANT,
+    CAFDOC,
     DOCTYPE,
     EXPECTED,
     INVENTOR,
@@ -102,6 +103,41 @@ def test_kipo_doc_id_and_classification_fallbacks():
     assert (pub.doc_id, pub.cpc_section) == ("KR1020200000001", None)
 
 
+# E-filing XML (a .hlz's body) has no bibliographic part; its <PatentCAFDOC> names the document.
+EFILING_BODY = CAFDOC.replace("<PatentCAFDOC>", '<PatentCAFDOC docflag="1.0" documentID="1020230012345">', 1)
+EFILING_ROOT = ' keapsVersion="1.0" editorKind="K" pageCount="12" imgApply="N" specId="SD00000001" xmlns="http://www.kipo.go.kr"'
+
+
+def test_kipo_doc_id_comes_from_the_document_and_the_file_name_is_the_fallback():
+    # E-filing XML: PatentCAFDOC's documentID, not the file name.
+    efiling = kipo(body=EFILING_BODY, biblio="", root_attrs=EFILING_ROOT).encode()
+    assert parse_kipo_xml(efiling, "in/명세서.xml", "명세서").doc_id == "1020230012345"
+    # A publication number beats the documentID; the open number beats the application number.
+    both = kipo(body=EFILING_BODY, root_attrs=EFILING_ROOT).encode()
+    assert parse_kipo_xml(both, "a.xml", "stem").doc_id == OPEN_NO
+    app_only = f"<KR_BibliographicInformation><KR_ApplicationInformation><KR_ApplicationNumber>{APP_NO}"
+    app_only += "</KR_ApplicationNumber></KR_ApplicationInformation></KR_BibliographicInformation>"
+    assert parse_kipo_xml(kipo(body=EFILING_BODY, biblio=app_only).encode(), "a.xml", "stem").doc_id == APP_NO
+    # Numbers as value= attributes, padded with whitespace.
+    registered = (
+        '<KR_BibliographicInformation><KR_RegisterNumber value=" 10-2345678 "/></KR_BibliographicInformation>'
+    )
+    assert parse_kipo_xml(kipo(biblio=registered).encode(), "a.xml", "stem").doc_id == "10-2345678"
+    # An empty number element or documentID says nothing: the next source, down to the file name.
+    blank = "<KR_BibliographicInformation><KR_OpenNumber> </KR_OpenNumber></KR_BibliographicInformation>"
+    blank_body = CAFDOC.replace("<PatentCAFDOC>", '<PatentCAFDOC documentID="  ">', 1)
+    assert (
+        parse_kipo_xml(kipo(body=blank_body, biblio=blank).encode(), "a.xml", "KR_stem").doc_id == "KR_stem"
+    )
+    assert (
+        parse_kipo_xml(kipo(body=EFILING_BODY, biblio=blank).encode(), "a.xml", "stem").doc_id
+        == "1020230012345"
+    )
+    # The documentID of an element that is not PatentCAFDOC is not an id.
+    stray = CAFDOC.replace("<claims>", '<claims documentID="999">', 1)
+    assert parse_kipo_xml(kipo(body=stray, biblio="").encode(), "a.xml", "stem").doc_id == "stem"
+
+
 def test_kipo_namespaced_root_and_no_patentcafdoc_wrapper():
     pub = parse_kipo_xml(kipo(root_attrs=' xmlns="http://www.kipo.go.kr"').encode(), "a.xml", "a")
     assert pairs(pub) == EXPECTED
@@ -118,7 +154,7 @@ def test_kipo_title_variants():
         pub = parse_kipo_xml(kipo(body=body, biblio="").encode(), "a.xml", "a")
         return [p.text for p in pub.paragraphs if p.section == "title"]
 
-    assert title_of("<invention-title>{ONLY ENGLISH}</invention-title>") == ["ONLY ENGLISH"]
+    assert title_of("<invention-title>{ONLY ENGLISH}</invention-title>") == []  # no Korean: dropped
     assert title_of(
         '<invention-title lang="ko">한글 명칭</invention-title><invention-title lang="en">ENGLISH</invention-title>'
     ) == ["한글 명칭"]

@@ -9,6 +9,12 @@ Pure functions, no Beam, one module per input format:
   records.py         JSON records: JSONL lines and byte ranges, Parquet rows
   common.py          what they share (CPC section, titles, the no-prose check)
 
+Every title goes through `pipeline.text.titles.korean_title` (a trailing
+'(ENGLISH TITLE)' of KIPRIS or '{ENGLISH TITLE}' of KIPO is cut, an
+English-only title dropped) and the Korean title is each publication's first
+paragraph, whatever the format; `Publication.title_outcomes` says what was
+done to each title (ingest counts them: titles_kept, titles_cut, titles_dropped).
+
 Each reader turns one input unit (an XML file, a sectioned text file, a JSONL
 line, a Parquet row) into a `Publication`, or raises / yields `InputRejected`
 with a short reason code. Readers only split text into sections and
@@ -19,7 +25,7 @@ Bibliographic data (numbers, dates, applicant, inventors, agent, addresses,
 priority data, classification codes) never becomes a `Paragraph`; readers use
 it only for `doc_id` and `cpc_section`.
 
-Paragraph order is the same for every format: title, description sections,
+Paragraph order is the same for every format: the title, description sections,
 claims, abstract (the order of a KIPO publication; JSONL/Parquet records keep
 their description keys' order), so one publication written by
 `pipeline.tools.corpus_writers` and read back from any format yields the same
@@ -42,17 +48,19 @@ Reject reasons raised here:
 from __future__ import annotations
 
 from pipeline.text.publication import SECTIONS, InputRejected, Paragraph, Publication
-from pipeline.text.readers.common import DELETED_CLAIM_TEXTS, cpc_section_of, split_title
+from pipeline.text.readers.common import DELETED_CLAIM_TEXTS, Titles, cpc_section_of, split_title
 from pipeline.text.readers.encoding import decode_bytes, doc_stem, maybe_gunzip
 from pipeline.text.readers.kipo_xml import (
     KIPO_CPC_TAGS,
     KIPO_DROP_TAGS,
+    KIPO_ID_ATTRIBUTES,
     KIPO_ID_TAGS,
     KIPO_INLINE_TAGS,
     KIPO_IPC_TAGS,
     KIPO_LINE_BREAK_TAGS,
     KIPO_PROSE_PARTS,
     KIPO_SECTION_TAGS,
+    KIPO_TITLE_TAGS,
     parse_kipo_xml,
 )
 from pipeline.text.readers.records import (
@@ -77,6 +85,7 @@ from pipeline.text.readers.sectioned_text import (
     TEXT_OBJECT_HEADER_RE,
     TEXT_SECTION_HEADERS,
     TEXT_SUBHEADING_RE,
+    TEXT_TITLE_HEADERS,
     parse_sectioned_text,
 )
 
@@ -84,18 +93,24 @@ from pipeline.text.readers.sectioned_text import (
 # readers_v3: unknown JSONL description keys and unknown 【】 headers are no
 # longer text (allow-list); `&#1;` drops the character, not the document;
 # lone surrogates become U+FFFD; UTF-16 JSONL (BOM) and BOM-less UTF-16 text read.
-READERS_VERSION = "readers_v3"
+# readers_v4: every title through `korean_title` (KIPRIS '(ENGLISH)' cut too,
+# English-only titles dropped) and first in every format; KIPO XML ids from
+# PatentCAFDOC's documentID before the file name, KR_InventionTitle and
+# 【발명의 국문명칭】 as title fallbacks.
+READERS_VERSION = "readers_v4"
 
 __all__ = [
     "DELETED_CLAIM_TEXTS",
     "KIPO_CPC_TAGS",
     "KIPO_DROP_TAGS",
+    "KIPO_ID_ATTRIBUTES",
     "KIPO_ID_TAGS",
     "KIPO_INLINE_TAGS",
     "KIPO_IPC_TAGS",
     "KIPO_LINE_BREAK_TAGS",
     "KIPO_PROSE_PARTS",
     "KIPO_SECTION_TAGS",
+    "KIPO_TITLE_TAGS",
     "READERS_VERSION",
     "RECORD_FIELDS",
     "RECORD_IGNORED_DESCRIPTION_KEYS",
@@ -109,9 +124,11 @@ __all__ = [
     "TEXT_OBJECT_HEADER_RE",
     "TEXT_SECTION_HEADERS",
     "TEXT_SUBHEADING_RE",
+    "TEXT_TITLE_HEADERS",
     "InputRejected",
     "Paragraph",
     "Publication",
+    "Titles",
     "canonical_record_section",
     "cpc_section_of",
     "decode_bytes",

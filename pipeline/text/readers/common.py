@@ -1,8 +1,9 @@
 """What every reader shares: reject details, classification sections, titles.
 
 Small pure helpers: `cpc_section_of(codes)` -> section letter A-H or None,
-`split_title(raw)` -> the Korean part of a KIPO title, the deleted-claim
-texts, the "no prose" check that raises `InputRejected("no_text")`,
+`Titles` (every title a reader finds goes through
+`pipeline.text.titles.korean_title`, and the Korean titles become the
+publication's first paragraphs), the deleted-claim texts, the "no prose" check that raises `InputRejected("no_text")`,
 `repair_text` (lone surrogates -> U+FFFD) and `reader_error(exc, source)`
 (an unexpected exception -> the unit's reject).
 """
@@ -13,9 +14,9 @@ import re
 from collections.abc import Iterable, Sequence
 
 from pipeline.text.publication import InputRejected, Paragraph
+from pipeline.text.titles import korean_title
 
 _CLASSIFICATION_RE = re.compile(r"([A-Ha-h])\s?\d{2}\s?[A-Za-z]")
-_TITLE_ENGLISH_RE = re.compile(r"^(?P<ko>.*?)\s*\{(?P<en>[^{}]*)\}\s*$", re.DOTALL)
 
 # A claim whose whole text is this was deleted during prosecution: no prose.
 DELETED_CLAIM_TEXTS = frozenset({"삭제", "(삭제)"})
@@ -61,18 +62,33 @@ def cpc_section_of(codes: Iterable[str]) -> str | None:
 
 
 def split_title(raw: str) -> str:
-    """Korean title from a KIPO title '한글 명칭{ENGLISH TITLE}'.
+    """The Korean title of `raw`: `korean_title(raw).text` ("" when it has no Korean)."""
+    return korean_title(raw).text
 
-    The trailing '{ENGLISH}' group is dropped (the corpus is Korean text; the
-    English part is a parallel translation, not prose of the document). When
-    nothing precedes the braces, the English text is kept without braces.
+
+class Titles:
+    """The titles a reader finds, through `korean_title`, in the order found.
+
+    `add(raw)` takes one title as the document gives it; a blank one is no
+    title and is not counted. `paragraphs` are the Korean titles (a dropped
+    title gives none), which every reader puts first; `outcomes` says what
+    was done to each title ('kept', 'cut', 'dropped') for ingest's counters.
     """
-    text = raw.strip()
-    m = _TITLE_ENGLISH_RE.match(text)
-    if not m:
-        return text
-    ko = m.group("ko").strip()
-    return ko if ko else m.group("en").strip()
+
+    def __init__(self) -> None:
+        self.paragraphs: list[Paragraph] = []
+        self.outcomes: list[str] = []
+
+    def add(self, raw: str) -> None:
+        if not raw.strip():
+            return
+        text, outcome = korean_title(raw)
+        self.outcomes.append(outcome)
+        if text:
+            self.paragraphs.append(Paragraph("title", text))
+
+    def __bool__(self) -> bool:
+        return bool(self.outcomes)
 
 
 def _require_prose(paragraphs: Sequence[Paragraph], source: str) -> None:

@@ -2,8 +2,10 @@
 
 `parse_kipo_xml(data, source, fallback_id)` decodes the bytes (see
 encoding.py), refuses any entity declaration before parsing, and walks the
-<KIPO> tree: description, claims and abstract paragraphs become `Paragraph`s
-in document order; bibliographic data gives only the doc id and CPC section.
+<KIPO> tree: the Korean title first (`korean_title`), then description, claims
+and abstract paragraphs as `Paragraph`s in document order; bibliographic data
+gives only the doc id, the CPC section and, when the description has no
+<invention-title>, the title (KR_InventionTitle).
 Rejects: xml_entities_forbidden, malformed_xml, wrong_root, no_text.
 """
 
@@ -22,11 +24,11 @@ import defusedxml.ElementTree as defused_et
 from pipeline.text.publication import InputRejected, Paragraph, Publication
 from pipeline.text.readers.common import (
     DELETED_CLAIM_TEXTS,
+    Titles,
     _detail,
     _emit,
     _require_prose,
     cpc_section_of,
-    split_title,
 )
 from pipeline.text.readers.encoding import decode_bytes, maybe_gunzip
 
@@ -80,7 +82,12 @@ KIPO_INLINE_TAGS: frozenset[str] = frozenset(
 )
 # Top-level parts of <PatentCAFDOC> that hold prose; everything else is ignored.
 KIPO_PROSE_PARTS: tuple[str, ...] = ("description", "claims", "abstract")
-# Bibliographic elements giving the doc id, in order of preference.
+# Where the doc id comes from, in order of preference: bibliographic number
+# elements (KIPRIS publications carry KR_OpenNumber and
+# KR_ApplicationInformation/KR_ApplicationNumber), then the documentID
+# attribute of <PatentCAFDOC> (e-filing XML, which has no bibliographic part:
+# `<PatentCAFDOC docflag="1.0" documentID="...">`). The file name is only the
+# fallback when the document names itself nowhere.
 KIPO_ID_TAGS: tuple[str, ...] = (
     "KR_OpenNumber",
     "KR_PublicationNumber",
@@ -88,6 +95,10 @@ KIPO_ID_TAGS: tuple[str, ...] = (
     "KR_RegistrationNumber",
     "KR_ApplicationNumber",
 )
+KIPO_ID_ATTRIBUTES: tuple[tuple[str, str], ...] = (("PatentCAFDOC", "documentID"),)
+# Bibliographic title elements, read only when the description has no
+# <invention-title> (an English one, lang="en", is skipped).
+KIPO_TITLE_TAGS: tuple[str, ...] = ("KR_InventionTitle",)
 KIPO_CPC_TAGS: tuple[str, ...] = ("KR_CPCInformation",)
 KIPO_IPC_TAGS: tuple[str, ...] = ("KR_IPCInformation",)
 
@@ -191,8 +202,9 @@ def _is_english(elem: Element) -> bool:
     return lang.strip().lower().startswith("en")
 
 
-def _collect_blocks(elem: Element, section: str, out: list[Paragraph]) -> None:
-    """Paragraphs of a container element: one per <p>, plus loose text runs.
+def _collect_blocks(elem: Element, section: str, out: list[Paragraph], titles: Titles) -> None:
+    """Paragraphs of a container element: one per <p>, plus loose text runs;
+    <invention-title> goes to `titles`.
 
     Unknown elements are containers too (their section is the nearest mapped
     ancestor's); they are walked with an explicit stack, so any nesting depth
@@ -218,11 +230,11 @@ def _collect_blocks(elem: Element, section: str, out: list[Paragraph]) -> None:
         elif name == "invention-title":
             _emit(out, sec, "".join(pending))
             pending.clear()
-            # Several titles (lang="ko" / lang="en"): keep the non-English ones.
+            # Several titles (lang="ko" / lang="en"): the English ones are not read.
             if not _is_english(child) or all(
                 _is_english(t) for t in node if _local(t.tag) == "invention-title"
             ):
-                _emit(out, "title", split_title(_inline_text(child)))
+                titles.add(_inline_text(child))
         elif name == "claim":
             _emit(out, sec, "".join(pending))
             pending.clear()
@@ -277,8 +289,10 @@ def parse_kipo_xml(data: bytes, source: str, fallback_id: str) -> Publication:
     In: the file's bytes (gzip is decompressed first; any encoding that
     `decode_bytes` reads), its source path, and the id to use when the file
     carries no bibliographic number (usually the file stem).
-    Out: a Publication with one Paragraph per <p> of description and abstract,
-    one per <claim> and one for the title, in document order.
+    Out: a Publication whose first paragraph is the Korean title (each
+    non-English <invention-title> through `korean_title`, else the
+    bibliographic KR_InventionTitle), then one Paragraph per <p> of
+    description and abstract and one per <claim>, in document order.
 
     Parsing uses defusedxml with DTDs allowed but entity declarations and
     external references forbidden; a DOCTYPE naming an external DTD parses
@@ -291,7 +305,8 @@ def parse_kipo_xml(data: bytes, source: str, fallback_id: str) -> Publication:
     reference-sign lists are dropped.
     Only <description>, <claims> and <abstract> of <PatentCAFDOC> (or of the
     root when there is no PatentCAFDOC) are read: bibliographic elements are
-    used for doc_id (KIPO_ID_TAGS) and cpc_section (CPC, else IPC codes) only.
+    used for doc_id (KIPO_ID_TAGS, else PatentCAFDOC's documentID, else
+    `fallback_id`), cpc_section (CPC, else IPC codes) and the title fallback only.
 
     Raises InputRejected: empty_file / binary_file / undecodable (decoding),
     malformed_gzip, xml_entities_forbidden, malformed_xml (includes truncated
@@ -327,14 +342,16 @@ def parse_kipo_xml(data: bytes, source: str, fallback_id: str) -> Publication:
 
     caf = next((e for e in _walk(root) if _local(e.tag) == "PatentCAFDOC"), root)
     paragraphs: list[Paragraph] = []
+    titles = Titles()
     for part in caf:
         name = _local(part.tag)
         if name in KIPO_PROSE_PARTS:
-            _collect_blocks(part, KIPO_SECTION_TAGS[name], paragraphs)
+            _collect_blocks(part, KIPO_SECTION_TAGS[name], paragraphs, titles)
 
     ids: dict[str, str] = {}
     cpc: list[str] = []
     ipc: list[str] = []
+    biblio_titles: list[Element] = []
     for e in _walk(root):
         name = _local(e.tag)
         if name in KIPO_ID_TAGS and name not in ids:
@@ -345,12 +362,25 @@ def parse_kipo_xml(data: bytes, source: str, fallback_id: str) -> Publication:
             cpc = _classification_codes(e)
         elif name in KIPO_IPC_TAGS and not ipc:
             ipc = _classification_codes(e)
-    doc_id = next((ids[t] for t in KIPO_ID_TAGS if t in ids), fallback_id)
+        elif name in KIPO_TITLE_TAGS:
+            biblio_titles.append(e)
+        for tag, attribute in KIPO_ID_ATTRIBUTES:
+            if name == tag and attribute not in ids:
+                v = next((v for k, v in e.attrib.items() if _local(k) == attribute), "").strip()
+                if v:
+                    ids[attribute] = v
+    order = (*KIPO_ID_TAGS, *(attribute for _, attribute in KIPO_ID_ATTRIBUTES))
+    doc_id = next((ids[key] for key in order if key in ids), fallback_id)
+    if not titles:
+        for e in biblio_titles:
+            if not _is_english(e):
+                titles.add(_inline_text(e))
 
     _require_prose(paragraphs, source)
     return Publication(
         doc_id=doc_id,
         source=source,
-        paragraphs=tuple(paragraphs),
+        paragraphs=(*titles.paragraphs, *paragraphs),
         cpc_section=cpc_section_of(cpc) or cpc_section_of(ipc),
+        title_outcomes=tuple(titles.outcomes),
     )

@@ -22,6 +22,7 @@ from pipeline.text.publication import SECTIONS, InputRejected, Paragraph, Public
 from pipeline.text.readers.common import (
     DELETED_CLAIM_TEXTS,
     SURROGATE,
+    Titles,
     _detail,
     _emit,
     _require_prose,
@@ -178,9 +179,12 @@ def parse_record(record: Mapping, source: str) -> Publication:
     keys (application_number, applicant, inventors, ...) and description keys
     outside RECORD_SECTION_KEYS are ignored. Lone surrogates in text become
     U+FFFD.
-    Out: Publication(doc_id=str(id)); paragraphs title, description sections
-    in the record's order, claims (one per item), abstract; each list item is
-    one paragraph; empty strings are skipped.
+    Out: Publication(doc_id=str(id)); paragraphs: the Korean title first (each
+    `title` item, then any description key naming the title such as
+    'invention-title' or '발명의 명칭', through `korean_title`: a trailing
+    '(ENGLISH TITLE)' is cut, an English-only title dropped), description
+    sections in the record's order, claims (one per item), abstract; each
+    list item is one paragraph; empty strings are skipped.
 
     Raises InputRejected: 'missing_id' (absent, None or blank id), 'bad_record'
     (not a mapping, a value of the wrong type, the detail naming the key; an
@@ -205,8 +209,9 @@ def parse_record(record: Mapping, source: str) -> Publication:
         )
 
     paragraphs: list[Paragraph] = []
+    titles = Titles()
     for t in _text_list(record.get("title"), "title", source):
-        _emit(paragraphs, "title", t)
+        titles.add(t)
     for key, value in _description_items(record.get("description"), source):
         if not isinstance(key, str):
             raise InputRejected(
@@ -217,7 +222,10 @@ def parse_record(record: Mapping, source: str) -> Publication:
         if section is None:
             continue
         for t in texts:
-            _emit(paragraphs, section, t)
+            if section == "title":
+                titles.add(t)
+            else:
+                _emit(paragraphs, section, t)
     for t in _text_list(record.get("claims"), "claims", source):
         if t.strip() not in DELETED_CLAIM_TEXTS:
             _emit(paragraphs, "claims", t)
@@ -227,12 +235,13 @@ def parse_record(record: Mapping, source: str) -> Publication:
     cpc = _code_list(record.get("cpc"), "cpc", source)
     ipc = _code_list(record.get("ipc"), "ipc", source)
     _require_prose(paragraphs, source)
-    paragraphs = [Paragraph(p.section, repair_text(p.text)) for p in paragraphs]
+    paragraphs = [Paragraph(p.section, repair_text(p.text)) for p in (*titles.paragraphs, *paragraphs)]
     return Publication(
         doc_id=doc_id,
         source=source,
         paragraphs=tuple(paragraphs),
         cpc_section=cpc_section_of(cpc) or cpc_section_of(ipc),
+        title_outcomes=tuple(titles.outcomes),
     )
 
 

@@ -2,8 +2,10 @@
 
 `parse_sectioned_text(text, source, fallback_id)` splits decoded text at
 【...】 headers: known section headers open a section, bibliographic headers
-give the doc id and CPC section only, dropped sections (drawings, tables)
-are skipped; paragraphs are 【0001】-numbered blocks or blank-line separated.
+give the doc id and CPC section only (and the title, from 【발명의 국문명칭】,
+when there is no 【발명의 명칭】), dropped sections (drawings, tables) are
+skipped; paragraphs are 【0001】-numbered blocks or blank-line separated. The
+Korean title (`korean_title`) is the first paragraph.
 Rejects: no_text.
 """
 
@@ -15,10 +17,10 @@ from collections.abc import Sequence
 from pipeline.text.publication import Paragraph, Publication
 from pipeline.text.readers.common import (
     DELETED_CLAIM_TEXTS,
+    Titles,
     _emit,
     _require_prose,
     cpc_section_of,
-    split_title,
 )
 
 # Header (whitespace removed when matching) -> canonical section.
@@ -142,6 +144,8 @@ TEXT_SUBHEADING_RE = re.compile(r"^(?:실시예|비교예|제조예|실험예|�
 TEXT_ID_HEADERS: tuple[str, ...] = ("공개번호", "등록번호", "출원번호")
 TEXT_CPC_HEADERS: tuple[str, ...] = ("CPC", "CPC특허분류")
 TEXT_IPC_HEADERS: tuple[str, ...] = ("국제특허분류", "IPC")
+# Bibliographic title, read only when there is no 【발명의 명칭】 section.
+TEXT_TITLE_HEADERS: tuple[str, ...] = ("발명의 국문명칭",)
 
 _TEXT_HEADER_RE = re.compile(r"【([^【】\n]{1,80})】")
 _PARA_NUM_RE = re.compile(r"^\d{1,5}[a-zA-Z]?$")
@@ -169,8 +173,12 @@ def parse_sectioned_text(text: str, source: str, fallback_id: str) -> Publicatio
     header (blank lines inside a claim do not split it). A header with no
     body yields nothing. Header matching ignores whitespace.
 
+    The first paragraph is the Korean title: the 【발명의 명칭】 body (else the
+    bibliographic 【발명의 국문명칭】) through `korean_title`, which cuts a
+    trailing '{ENGLISH}' or '(ENGLISH)' title.
+
     Rules for headers:
-    * TEXT_SECTION_HEADERS switch the section (the title drops '{ENGLISH}');
+    * TEXT_SECTION_HEADERS switch the section;
     * TEXT_BIBLIO_HEADERS are skipped with their bodies until the next section
       header; 【공개번호】 (else 【등록번호】, 【출원번호】) gives doc_id and 【CPC】
       (else 【국제특허분류】) gives cpc_section;
@@ -190,6 +198,7 @@ def parse_sectioned_text(text: str, source: str, fallback_id: str) -> Publicatio
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     paragraphs: list[Paragraph] = []
+    titles = Titles()
     matches = list(_TEXT_HEADER_RE.finditer(text))
     if not matches:
         for block in _BLANK_LINE_RE.split(text):
@@ -245,7 +254,7 @@ def parse_sectioned_text(text: str, source: str, fallback_id: str) -> Publicatio
         elif section is None or skip_object:
             pass
         elif section == "title":
-            _emit(paragraphs, "title", split_title(body))
+            titles.add(body)
         else:
             for block in _BLANK_LINE_RE.split(body):
                 _emit(paragraphs, section, block)
@@ -255,6 +264,9 @@ def parse_sectioned_text(text: str, source: str, fallback_id: str) -> Publicatio
         (biblio[_hkey(h)].splitlines()[0].strip() for h in TEXT_ID_HEADERS if _hkey(h) in biblio),
         fallback_id,
     )
+    if not titles:
+        for h in TEXT_TITLE_HEADERS:
+            titles.add(biblio.get(_hkey(h), ""))
 
     def codes(headers: Sequence[str]) -> list[str]:
         out: list[str] = []
@@ -266,6 +278,7 @@ def parse_sectioned_text(text: str, source: str, fallback_id: str) -> Publicatio
     return Publication(
         doc_id=doc_id,
         source=source,
-        paragraphs=tuple(paragraphs),
+        paragraphs=(*titles.paragraphs, *paragraphs),
         cpc_section=cpc_section_of(codes(TEXT_CPC_HEADERS)) or cpc_section_of(codes(TEXT_IPC_HEADERS)),
+        title_outcomes=tuple(titles.outcomes),
     )
