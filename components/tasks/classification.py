@@ -15,7 +15,15 @@ from __future__ import annotations
 from typing import Any
 
 from components.finetune import split_of
-from components.tasks.common import NothingUsable, Problems, fit_and_predict, load_model, settings_report
+from components.tasks.common import (
+    NothingUsable,
+    Problems,
+    first_examples,
+    fit_and_predict,
+    load_model,
+    padded_length,
+    settings_report,
+)
 from pipeline.io import filesystems
 
 
@@ -44,6 +52,7 @@ def evaluate_classification(model_dir: str, data_path: str, settings) -> dict[st
     rows = read_labelled(data_path, problems)
     train = [(lab, s) for lab, s in rows if split_of(s, settings.seed, 0.0, settings.test_percent) == "train"]
     test = [(lab, s) for lab, s in rows if split_of(s, settings.seed, 0.0, settings.test_percent) == "test"]
+    train = first_examples(train, lambda row: row[1], settings)
     labels = sorted({lab for lab, _ in train})
     known = []
     for lab, s in test:
@@ -57,8 +66,10 @@ def evaluate_classification(model_dir: str, data_path: str, settings) -> dict[st
         )
     label_id = {lab: i for i, lab in enumerate(labels)}
     model = load_model(model_dir, settings.seed)
-    x_train = encode_batch(model.tokenizer, [s for _, s in train], settings.max_len)
-    x_test = encode_batch(model.tokenizer, [s for _, s in known], settings.max_len)
+    sentences = [s for _, s in train] + [s for _, s in known]
+    length = padded_length([len(model.tokenizer.pieces(s)) + 2 for s in sentences], settings.max_len)
+    x_train = encode_batch(model.tokenizer, [s for _, s in train], length)
+    x_test = encode_batch(model.tokenizer, [s for _, s in known], length)
     y_train = np.array([label_id[lab] for lab, _ in train], np.int32)
     y_test = np.array([label_id[lab] for lab, _ in known], np.int32)
     classifier = build_classifier(

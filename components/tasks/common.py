@@ -84,7 +84,10 @@ def load_model(model_dir: str, seed: int) -> LoadedModel:
     vocab, user_dic = model_tokenizer_files(model_dir)
     tokenizer = Tokenizer(vocab, cased=True, mode="fast", user_dictionary_path=user_dic)
     tf.keras.utils.set_random_seed(seed)
-    encoder, config = load_encoder(model_dir)
+    # Without AutoGraph: converting the encoder's layers while they are built takes 20-30 s on
+    # two cores and changes nothing (their Python branches depend on the config only); the
+    # outputs are the same, bit for bit.
+    encoder, config = tf.autograph.experimental.do_not_convert(load_encoder)(model_dir)
     return LoadedModel(encoder, config, tokenizer, OffsetTokenizer(tokenizer), model_dir)
 
 
@@ -97,9 +100,34 @@ def encoder_inputs():
     }
 
 
+def encoder_outputs(model: LoadedModel):
+    """(Keras inputs, the encoder's outputs on them), built without AutoGraph (see load_model)."""
+    import tensorflow as tf
+
+    inputs = encoder_inputs()
+    return inputs, tf.autograph.experimental.do_not_convert(model.encoder)(inputs)
+
+
+def first_examples(items: list, text_of, settings) -> list:
+    """At most settings.max_train_examples items (0: all), picked by a hash of (seed, text):
+    the same ones whatever the file order."""
+    if not settings.max_train_examples or len(items) <= settings.max_train_examples:
+        return items
+    import hashlib
+
+    def key(item) -> bytes:
+        return hashlib.sha256(f"{settings.seed}\x00{text_of(item)}".encode()).digest()
+
+    chosen = set(map(id, sorted(items, key=key)[: settings.max_train_examples]))
+    return [item for item in items if id(item) in chosen]
+
+
 def fit_and_predict(model, losses, x_train, y_train, x_test, settings, sample_weight=None) -> dict[str, Any]:
     """Adam at settings.learning_rate, settings.epochs over shuffled batches, then predict the
-    test inputs; returns the predictions, the loss per epoch and throughput figures."""
+    test inputs; returns the predictions, the loss per epoch and throughput figures.
+
+    Every batch has one shape (see `padded_length`): Keras traces its train step once, which on
+    a small encoder costs more than the epochs themselves."""
     import tensorflow as tf
     import tf_keras
 
@@ -133,6 +161,12 @@ def fit_and_predict(model, losses, x_train, y_train, x_test, settings, sample_we
     }
 
 
+def padded_length(lengths, max_len: int) -> int:
+    """The inputs' length: the longest example rounded up to 16, at most max_len (most patent
+    sentences are far shorter than max_len)."""
+    return min(max_len, -(-max(lengths) // 16) * 16)
+
+
 def pad(rows: list[list[int]], length: int, value: int = 0):
     import numpy as np
 
@@ -145,5 +179,14 @@ def pad(rows: list[list[int]], length: int, value: int = 0):
 def settings_report(settings) -> dict[str, Any]:
     return {
         k: getattr(settings, k)
-        for k in ("learning_rate", "epochs", "batch_size", "max_len", "stride", "seed", "test_percent")
+        for k in (
+            "learning_rate",
+            "epochs",
+            "batch_size",
+            "max_len",
+            "stride",
+            "seed",
+            "test_percent",
+            "max_train_examples",
+        )
     }

@@ -33,10 +33,12 @@ from components.finetune import split_of
 from components.tasks.common import (
     NothingUsable,
     Problems,
-    encoder_inputs,
+    encoder_outputs,
+    first_examples,
     fit_and_predict,
     load_model,
     pad,
+    padded_length,
     settings_report,
 )
 from pipeline.io import filesystems
@@ -147,6 +149,12 @@ def evaluate_qa(model_dir: str, data_path: str, settings) -> dict[str, Any]:
     features = {"train": [], "test": []}  # (question index, window start, ids, segments, start, end)
     context_pieces: dict[str, list] = {}
     usable = {"train": [], "test": []}
+    train_split = [
+        qi
+        for qi, q in enumerate(questions)
+        if split_of(q["context"], settings.seed, 0.0, settings.test_percent) == "train"
+    ]
+    allowed = set(first_examples(train_split, lambda qi: questions[qi]["id"], settings))
     for qi, q in enumerate(questions):
         split = split_of(q["context"], settings.seed, 0.0, settings.test_percent)
         pieces = context_pieces.setdefault(q["context"], model.offsets.pieces(q["context"]))
@@ -165,6 +173,8 @@ def evaluate_qa(model_dir: str, data_path: str, settings) -> dict[str, Any]:
             if covering and w_start <= covering[0] and covering[-1] < w_stop:
                 start, end, held = covering[0] + offset, covering[-1] + offset, True
             rows.append((qi, w_start, ids, segments, start, end))
+        if split == "train" and qi not in allowed:
+            continue
         if split == "train" and not held:
             problems.add(data_path, None, "answer fits in no window", q["id"])
             continue
@@ -173,16 +183,18 @@ def evaluate_qa(model_dir: str, data_path: str, settings) -> dict[str, Any]:
     if not features["train"] or not usable["test"]:
         raise NothingUsable(f"{data_path}: too few questions for a train and a test split")
 
+    length = padded_length([len(r[2]) for split in features.values() for r in split], settings.max_len)
+
     def inputs(rows):
-        ids = pad([r[2] for r in rows], settings.max_len)
+        ids = pad([r[2] for r in rows], length)
         return {
             "input_word_ids": ids,
-            "input_mask": pad([[1] * len(r[2]) for r in rows], settings.max_len),
-            "input_type_ids": pad([r[3] for r in rows], settings.max_len),
+            "input_mask": pad([[1] * len(r[2]) for r in rows], length),
+            "input_type_ids": pad([r[3] for r in rows], length),
         }
 
-    layer_inputs = encoder_inputs()
-    sequence = model.encoder(layer_inputs)["sequence_output"]
+    layer_inputs, outputs = encoder_outputs(model)
+    sequence = outputs["sequence_output"]
     logits = tf_keras.layers.Dense(2, name="span_logits")(sequence)
     # Padding can never be chosen: its logits are pushed far down.
     hidden = (

@@ -25,10 +25,12 @@ from components.finetune import split_of
 from components.tasks.common import (
     NothingUsable,
     Problems,
-    encoder_inputs,
+    encoder_outputs,
+    first_examples,
     fit_and_predict,
     load_model,
     pad,
+    padded_length,
     settings_report,
 )
 from pipeline.io import filesystems
@@ -175,23 +177,26 @@ def evaluate_ner(model_dir: str, data_path: str, settings) -> dict[str, Any]:
         off_edge += missed
         split = split_of(row["text"], settings.seed, 0.0, settings.test_percent)
         encoded[split].append((row, pieces, [tag_id[t] for t in tags]))
+    encoded["train"] = first_examples(encoded["train"], lambda item: item[0]["text"], settings)
     if not encoded["train"] or not encoded["test"]:
         raise NothingUsable(f"{data_path}: too few sentences for a train and a test split")
 
+    length = padded_length([len(p) + 2 for split in encoded.values() for _, p, _ in split], settings.max_len)
+
     def inputs(items):
-        ids = pad([[cls_id, *(p.id for p in pieces), sep_id] for _, pieces, _ in items], settings.max_len)
-        mask = pad([[1] * (len(pieces) + 2) for _, pieces, _ in items], settings.max_len)
+        ids = pad([[cls_id, *(p.id for p in pieces), sep_id] for _, pieces, _ in items], length)
+        mask = pad([[1] * (len(pieces) + 2) for _, pieces, _ in items], length)
         return {"input_word_ids": ids, "input_mask": mask, "input_type_ids": np.zeros_like(ids)}
 
     x_train, x_test = inputs(encoded["train"]), inputs(encoded["test"])
-    y_train = pad([[0, *tags, 0] for _, _, tags in encoded["train"]], settings.max_len)
+    y_train = pad([[0, *tags, 0] for _, _, tags in encoded["train"]], length)
     # The loss counts the sentence's pieces only, not [CLS], [SEP] or padding.
     weights = pad([[0, *([1] * len(p)), 0] for _, p, _ in encoded["train"]], settings.max_len).astype(
         "float32"
     )
 
-    layer_inputs = encoder_inputs()
-    sequence = model.encoder(layer_inputs)["sequence_output"]
+    layer_inputs, outputs = encoder_outputs(model)
+    sequence = outputs["sequence_output"]
     sequence = tf_keras.layers.Dropout(float(model.config.get("hidden_dropout_prob", 0.1)))(sequence)
     logits = tf_keras.layers.Dense(len(tag_names), name="ner_logits")(sequence)
     tagger = tf_keras.Model(inputs=layer_inputs, outputs=logits)

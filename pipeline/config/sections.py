@@ -583,6 +583,12 @@ class EvaluateConfig:
         minimum=1.0,
         maximum=50.0,
     )
+    max_train_examples: int = _field(
+        0,
+        "At most this many training examples per task (sentences, questions), picked by a hash "
+        "of seed and text; 0: all.",
+        minimum=0,
+    )
     seed: int = _field(0, "Seed of the split, initialisation and shuffling.")
 
 

@@ -1,9 +1,8 @@
 """Downstream tasks: readers that count and locate bad input, the span <-> piece mapping,
-SQuAD v1.1's metrics with the Korean normalisation, QA windows; (slow) a seeded run twice."""
+SQuAD v1.1's metrics with the Korean normalisation, QA windows, the demo data. The runs on a
+trained model are in tests/components/test_tasks_end_to_end.py."""
 
 import json
-
-import pytest
 
 from components.tasks.common import Problems
 from components.tasks.question_answering import normalize_answer, read_squad, squad_scores, windows
@@ -15,7 +14,6 @@ from components.tasks.token_classification import (
     spans_from_tags,
 )
 from pipeline.text.token_offsets import Piece
-from tests.components.test_model_init import korpat_release  # noqa: F401  (module fixture)
 
 
 def test_conll_reader_builds_character_spans_and_skips_bad_sentences(tmp_path):
@@ -140,18 +138,3 @@ def test_demo_data_answers_sit_at_their_offsets():
     assert len(questions) == 200 and not problems.counts
     rows = read_jsonl(f"{REPO}/data/demo/ner.jsonl", problems)
     assert len(rows) == 300 and not problems.counts
-
-
-@pytest.mark.slow
-def test_ner_is_reproducible_with_a_seed(korpat_release):  # noqa: F811
-    """Same command, same seed, same machine: the same scores and predictions' figures."""
-    from components.tasks.token_classification import evaluate_ner
-    from pipeline.config.sections import EvaluateConfig
-    from tests.helpers import REPO
-
-    settings = EvaluateConfig(epochs=1, batch_size=16, max_len=64, learning_rate=1e-3, test_percent=30.0)
-    first = evaluate_ner(korpat_release, f"{REPO}/data/demo/ner.jsonl", settings)
-    second = evaluate_ner(korpat_release, f"{REPO}/data/demo/ner.jsonl", settings)
-    for key in ("precision", "recall", "f1", "per_tag", "train_loss_per_epoch", "examples"):
-        assert first[key] == second[key], key
-    assert first["examples"]["train"] + first["examples"]["test"] == 300
