@@ -138,3 +138,15 @@ def test_demo_data_answers_sit_at_their_offsets():
     assert len(questions) == 200 and not problems.counts
     rows = read_jsonl(f"{REPO}/data/demo/ner.jsonl", problems)
     assert len(rows) == 300 and not problems.counts
+
+
+def test_evaluate_exits_2_with_one_message_when_nothing_is_usable(demo_copy, tmp_path):
+    from tests.helpers import run_cli
+
+    bad = tmp_path / "ner.conll"
+    bad.write_text("토큰 하나\n기재층\tB-?\n", encoding="utf-8")
+    done = run_cli(demo_copy, "evaluate", "--task", "ner", "--data", str(bad), "--model", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: {bad}: no usable sentences"
+    missing = run_cli(demo_copy, "evaluate", "--task", "qa", "--model", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "model folder not found" in missing.stderr
