@@ -15,7 +15,8 @@ ner.jsonl, one sentence per line, `{"id", "text", "entities": [[start, end, tag]
              the numeral itself is not part of the name.
   VALUE      a number (or range `N 내지 M`, `N~M`) with a unit: `600 ㎛`, `25 ℃`,
              `3,000 rpm`, `30 내지 150 mg/kg`.
-  MATERIAL   a word naming a substance: `폴리` + Hangul (폴리비닐피롤리돈) or a Hangul word
+  MATERIAL   a word naming a substance: `폴리` + Hangul without a trailing particle
+             (폴리비닐피롤리돈은 -> 폴리비닐피롤리돈) or a Hangul word
              ending in a chemical suffix (셀룰로오스, 실리카, 알루미나, ...-산 but not 생산, 분산, ...).
 Sentences (the pipeline's own splitter, 20+ characters) with at least one entity, 300 of them.
 
@@ -52,8 +53,32 @@ MIN_CHARS = 20
 NUMERAL = re.compile(r"(?<=[가-힣])\((\d{1,4}[a-z]?)\)")
 # Words that end a component name's run from the left: determiners, conjunctions, and words
 # ending in a particle or verb ending (the name is a run of bare nouns).
-STOP_WORDS = {"상기", "및", "또는", "각", "각각", "그", "이", "본", "해당", "다른", "일", "복수", "하나"}
-PARTICLE_ENDINGS = tuple("은는이가을를에의로와과고며서한된인도면여쳐져해게니다")
+STOP_WORDS = {
+    "상기",
+    "및",
+    "또는",
+    "각",
+    "각각",
+    "그",
+    "이",
+    "본",
+    "해당",
+    "다른",
+    "일",
+    "복수",
+    "하나",
+    "이때",
+    "등",
+    "두",
+    "또한",
+    "다음",
+    "즉",
+    "한편",
+    "후",
+    "전",
+    "아울러",
+}
+PARTICLE_ENDINGS = tuple("은는이가을를에의로와과고며서한된인도면여쳐져해게니다어터른록운던나")
 MAX_NAME_WORDS = 4
 NAME_WORD = re.compile(r"(?:[가-힣]+|제\d+)$")
 UNITS = (
@@ -70,7 +95,11 @@ MATERIAL_SUFFIX = (
     "카보네이트|실란|실록산|글리콜|글리세롤|에스테르|아미드|이미드|그래핀|나노튜브|알루미늄|"
     "티타늄|마그네슘|구리|니켈|아연|리튬|수지|고무|합금|산화물|질화물|탄화물|히드록사이드|산"
 )
-MATERIAL = re.compile(rf"(?<![가-힣])(?:폴리[가-힣]{{2,}}|[가-힣]{{1,}}(?:{MATERIAL_SUFFIX}))(?![가-힣])")
+PARTICLES = "을|를|은|는|이|가|과|와|에|의|만|으로|로|도|에서"
+# The shortest 폴리- word that a particle (or nothing) ends: 폴리에틸렌과 -> 폴리에틸렌.
+MATERIAL = re.compile(
+    rf"(?<![가-힣])(?:폴리[가-힣]{{1,}}?(?=(?:{PARTICLES})?(?![가-힣]))|[가-힣]{{1,}}(?:{MATERIAL_SUFFIX})(?![가-힣]))"
+)
 # Words ending in 산 that are not acids.
 NOT_MATERIAL = {
     "생산",
