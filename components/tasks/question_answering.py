@@ -158,14 +158,18 @@ def evaluate_qa(model_dir: str, data_path: str, settings) -> dict[str, Any]:
     for qi, q in enumerate(questions):
         split = split_of(q["context"], settings.seed, 0.0, settings.test_percent)
         pieces = context_pieces.setdefault(q["context"], model.offsets.pieces(q["context"]))
-        q_ids = [p.id for p in model.offsets.pieces(q["question"])][:MAX_QUESTION_PIECES]
+        # The question never takes more than half of the input, so a window always has room.
+        q_ids = [p.id for p in model.offsets.pieces(q["question"])][
+            : min(MAX_QUESTION_PIECES, settings.max_len // 2)
+        ]
         room = settings.max_len - len(q_ids) - 3
         answer = q["answers"][0]
         a_start, a_end = answer["answer_start"], answer["answer_start"] + len(answer["text"])
         covering = [i for i, p in enumerate(pieces) if p.end > a_start and p.start < a_end]
         held = False
         rows = []
-        for w_start, w_stop in windows(len(pieces), room, settings.stride):
+        # A stride longer than the window would skip pieces.
+        for w_start, w_stop in windows(len(pieces), room, min(settings.stride, room)):
             offset = len(q_ids) + 2 - w_start
             ids = [cls_id, *q_ids, sep_id, *(p.id for p in pieces[w_start:w_stop]), sep_id]
             segments = [0] * (len(q_ids) + 2) + [1] * (w_stop - w_start + 1)
