@@ -9,6 +9,9 @@ setup:
 demo: setup
 	$(PY) -m pipeline run
 	$(PY) -m pipeline finetune
+	$(PY) -m pipeline evaluate --task ner
+	$(PY) -m pipeline evaluate --task cls
+	$(PY) -m pipeline evaluate --task qa
 	$(PY) -m pipeline report
 	$(PY) -m pipeline status
 

@@ -39,6 +39,13 @@ def finetune_command(
     return command(config, export_dir, data_path, out_dir, init=init)
 
 
+def evaluate_command(config, task: str, data_path: str | None, model_dirs: Sequence[str]) -> int:
+    """`python -m pipeline evaluate`: fine-tune and score model folders on one downstream task."""
+    from components.tasks.evaluate import evaluate_command as command
+
+    return command(config, task, data_path, list(model_dirs))
+
+
 def check_init_checkpoint(path: str, model_type: str, vocab_path: str) -> None:
     """Raises ValueError (one line naming the files) unless `path` is a model of `model_type`
     that training can start from with the vocab at `vocab_path` ("" = none configured)."""
@@ -70,6 +77,7 @@ def load_encoder(export_dir: str):
 __all__: Sequence[str] = (
     "check_init_checkpoint",
     "compile_vertex",
+    "evaluate_command",
     "export_command",
     "finetune_command",
     "load_encoder",

@@ -12,6 +12,7 @@
     python -m pipeline report [--root DIR]           # one offline HTML report of the run
     python -m pipeline train [--force]              # TFX pretraining (the train stage)
     python -m pipeline finetune [--export DIR | --init DIR]   # CPC-section classification on an export
+    python -m pipeline evaluate --task cls|ner|qa [--model DIR ...]   # downstream table
     python -m pipeline export [--export DIR] [--out DIR]      # saved_model/, google/ and hf/ of an export
     python -m pipeline compile-vertex --out FILE    # the TFX pipeline as a Vertex AI spec (offline)
 
@@ -143,6 +144,17 @@ def _finetune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="where the report goes (default: <output_root>/finetune)")
 
 
+def _evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", required=True, choices=("cls", "ner", "qa"), help="which downstream task")
+    p.add_argument("--data", metavar="PATH", help="the task's data (default: evaluate.<task>_data)")
+    p.add_argument(
+        "--model",
+        nargs="+",
+        metavar="DIR",
+        help="model folders: exports, Google-layout (KorPatBERT) or hf/ (default: the newest export)",
+    )
+
+
 def _export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--export", metavar="DIR", help="an export folder (default: the newest of finetune.model's type)"
@@ -222,6 +234,12 @@ COMMANDS: dict[str, Command] = {
         "fine-tune a pretrained encoder on CPC-labelled sentences",
         "pipeline.tools.model_commands:finetune",
         _finetune_arguments,
+        config="offline",
+    ),
+    "evaluate": Command(
+        "fine-tune and score encoders on NER, CPC classification or QA (KorPatELECTRA's table)",
+        "pipeline.tools.model_commands:evaluate",
+        _evaluate_arguments,
         config="offline",
     ),
     "export": Command(

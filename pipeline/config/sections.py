@@ -582,6 +582,44 @@ class FinetuneConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class EvaluateConfig:
+    """`python -m pipeline evaluate`: KorPatELECTRA's three downstream tasks. The defaults are
+    KorPatBERT's fine-tuning settings for a base-size encoder (lr 3e-5, batch 8, 256 tokens)."""
+
+    model: Literal["bert", "electra"] = _field(
+        "bert", "Which pretrained encoder to evaluate when no --model is given: the newest export."
+    )
+    cls_data: str = _field(
+        "data/demo/cpc_sentences.tsv", "CPC classification data: `label<TAB>sentence` lines."
+    )
+    ner_data: str = _field(
+        "data/demo/ner.jsonl",
+        "NER data: CoNLL-style `token<TAB>tag` lines (BIO) or JSONL with character spans.",
+    )
+    qa_data: str = _field("data/demo/qa.json", "QA data: SQuAD v1.1 JSON.")
+    learning_rate: float = _field(3e-5, "Adam learning rate (KorPatBERT's fine-tuning value).", minimum=0.0)
+    epochs: int = _field(3, "Passes over the training split.", minimum=1)
+    batch_size: int = _field(8, "Examples (QA: windows) per step.", minimum=1)
+    max_len: int = _field(256, "Tokens per example, [CLS] and [SEP] included.", minimum=16)
+    stride: int = _field(
+        128, "QA: pieces between the starts of two windows over a long paragraph.", minimum=1
+    )
+    test_percent: float = _field(
+        20.0,
+        "Share held out for test (by a hash of seed and sentence / paragraph).",
+        minimum=1.0,
+        maximum=50.0,
+    )
+    max_train_examples: int = _field(
+        0,
+        "At most this many training examples per task (sentences, questions), picked by a hash "
+        "of seed and text; 0: all.",
+        minimum=0,
+    )
+    seed: int = _field(0, "Seed of the split, initialisation and shuffling.")
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     output_root: str = _field("output", "Root folder (or gs:// prefix) for every stage's output.")
     inputs: tuple[InputSpec, ...] = _field((), "Input globs with their formats.")
@@ -595,6 +633,9 @@ class PipelineConfig:
     tfrecords: TfrecordsConfig = _field(TfrecordsConfig(), "Stage tfrecords.")
     train: TrainConfig = _field(TrainConfig(), "Stage train (TFX pretraining).")
     finetune: FinetuneConfig = _field(FinetuneConfig(), "`python -m pipeline finetune` (CPC check).")
+    evaluate: EvaluateConfig = _field(
+        EvaluateConfig(), "`python -m pipeline evaluate`: NER, CPC classification and QA."
+    )
     # Where the file was loaded from; relative paths are resolved against it.
     base_dir: str = dataclasses.field(default=".", metadata={"internal": True})
     # The `profiles:` entry merged over the file (--profile), "" for none.

@@ -1,4 +1,4 @@
-"""Commands on trained models (`finetune`, `export`); they reach the TFX side through
+"""Commands on trained models (`finetune`, `evaluate`, `export`); they reach the TFX side through
 `components.api`."""
 
 from __future__ import annotations
@@ -17,6 +17,11 @@ def finetune(config: PipelineConfig, args, beam_args: Sequence[str]) -> int:
         print("error: finetune takes --export or --init, not both", file=sys.stderr)
         return 2
     return tfx_side.finetune_command(config, args.export, args.data, args.out, init=args.init)
+
+
+def evaluate(config: PipelineConfig, args, beam_args: Sequence[str]) -> int:
+    """`python -m pipeline evaluate --task cls|ner|qa [--data PATH] [--model DIR ...]`."""
+    return tfx_side.evaluate_command(config, args.task, args.data, args.model or [])
 
 
 def export(config: PipelineConfig, args, beam_args: Sequence[str]) -> int:

@@ -319,6 +319,12 @@ def finetune_results(root: str) -> dict | None:
     return results or None
 
 
+def evaluation_results(root: str) -> dict | None:
+    """`evaluate/results.json`: KorPatELECTRA's table, one row per evaluated model."""
+    path = filesystems.join(root, "evaluate", "results.json")
+    return filesystems.read_json(path) if filesystems.exists(path) else None
+
+
 def collect(root: str, examples: int = DEFAULT_EXAMPLES) -> dict[str, Any]:
     """Every figure of the report, as JSON-able data."""
     manifests = read_manifests(root)
@@ -340,6 +346,7 @@ def collect(root: str, examples: int = DEFAULT_EXAMPLES) -> dict[str, Any]:
         "tfrecords": tfrecord_figures(root, manifests[layout.TFRECORDS], examples),
         "training": training_curves(root),
         "finetune": finetune_results(root),
+        "evaluate": evaluation_results(root),
     }
 
 

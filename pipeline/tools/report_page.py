@@ -342,6 +342,34 @@ def _finetune_html(data: dict) -> str:
     return page.grid(table, chart)
 
 
+def _evaluate_html(data: dict) -> str:
+    results = data.get("evaluate")
+    if results is None:
+        return page.missing("not run yet: no evaluate/results.json under this output root")
+
+    def cell(row: dict, score: str, baseline: str, digits: int = 4, scale: float = 1.0) -> str:
+        if row.get(score) is None:
+            return page.MISSING
+        return f"{page.fmt_float(row[score] * scale, digits)} (baseline {page.fmt_float(row[baseline] * scale, digits)})"
+
+    rows = [
+        [
+            r["model"],
+            page.fmt_int(r.get("vocab_size")),
+            cell(r, "ner_f1", "ner_baseline", 2, 100.0),
+            cell(r, "cpc_accuracy", "cpc_baseline", 2, 100.0),
+            page.MISSING
+            if r.get("qa_exact_match") is None
+            else f"{r['qa_exact_match']:.2f} / {r['qa_f1']:.2f} "
+            f"(baseline {r['qa_baseline_exact_match']:.2f} / {r['qa_baseline_f1']:.2f})",
+        ]
+        for r in results["rows"]
+    ]
+    return page.table(
+        ["model", "vocab size", "NER F1", "CPC acc", "QA EM / F1"], rows, [False, True, True, True, True]
+    ) + page.note("KorPatELECTRA's layout, in percent; baselines: all O, majority class, first sentence.")
+
+
 def render(data: dict) -> str:
     sections = [
         ("stages", "Stages", _stages_html(data)),
@@ -353,5 +381,6 @@ def render(data: dict) -> str:
         ("tfrecords", "TFRecords (train and eval)", _tfrecords_html(data)),
         ("training", "Pretraining curves", _training_html(data)),
         ("finetune", "Fine-tuning", _finetune_html(data)),
+        ("evaluate", "Downstream evaluation (KorPatELECTRA's table)", _evaluate_html(data)),
     ]
     return page.page("Run report", f"output root {data['output_root']}", sections)

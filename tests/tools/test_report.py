@@ -293,7 +293,8 @@ def test_every_section_says_not_run_yet_on_an_empty_root(tmp_path):
     (tmp_path / "out").mkdir()
     data = collect(str(tmp_path / "out"))
     assert all(
-        data[k] is None for k in ("corpus", "drops", "nouns", "vocab", "tfrecords", "training", "finetune")
+        data[k] is None
+        for k in ("corpus", "drops", "nouns", "vocab", "tfrecords", "training", "finetune", "evaluate")
     )
     page = render(data)
     for stage in ("clean", "nouns", "dictionary", "vocab", "tfrecords", "train"):
@@ -430,3 +431,43 @@ def test_report_on_the_demo_run(demo_tfrecords, tmp_path):
         encoding="utf-8"
     )
     assert external_references(page) == []
+
+
+def test_evaluation_table_merges_tasks_per_model_and_renders(tmp_path):
+    """components.tasks.evaluate writes one row per model, a cell per task; the report shows
+    KorPatELECTRA's columns with each baseline."""
+    from components.tasks.evaluate import update_results
+    from pipeline.tools.report import collect
+    from pipeline.tools.report_page import render
+
+    path = str(tmp_path / "evaluate" / "results.json")
+    update_results(path, "bert-128/7", 14937, "ner", {"f1": 0.2081, "baseline": {"f1": 0.0}})
+    update_results(path, "bert-128/7", 14937, "cls", {"accuracy": 0.6232, "baseline": {"accuracy": 0.1304}})
+    update_results(
+        path,
+        "bert-128/7",
+        14937,
+        "qa",
+        {"exact_match": 20.0, "f1": 22.93, "baseline": {"exact_match": 0.0, "f1": 5.78}},
+    )
+    update_results(path, "korpatbert/google", 21400, "cls", {"accuracy": 0.9, "baseline": {"accuracy": 0.13}})
+    data = collect(str(tmp_path))
+    assert data["evaluate"]["rows"] == [
+        {
+            "model": "bert-128/7",
+            "vocab_size": 14937,
+            "ner_f1": 0.2081,
+            "ner_baseline": 0.0,
+            "cpc_accuracy": 0.6232,
+            "cpc_baseline": 0.1304,
+            "qa_exact_match": 20.0,
+            "qa_f1": 22.93,
+            "qa_baseline_exact_match": 0.0,
+            "qa_baseline_f1": 5.78,
+        },
+        {"model": "korpatbert/google", "vocab_size": 21400, "cpc_accuracy": 0.9, "cpc_baseline": 0.13},
+    ]
+    html = render(data)
+    assert '<th class="num">QA EM / F1</th>' in html
+    assert "20.81 (baseline 0.00)" in html and "62.32 (baseline 13.04)" in html
+    assert "20.00 / 22.93 (baseline 0.00 / 5.78)" in html
