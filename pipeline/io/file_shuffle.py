@@ -16,6 +16,13 @@ File names carry a random suffix: a retried or duplicated bundle writes a file
 of its own, and only the references of the attempt that Beam commits are read
 (pickle bytes are not guaranteed identical between attempts). The stage
 deletes the scratch folder when it has finished.
+
+`Exchange` chooses between that and the runner's own shuffle (`runner.exchange`):
+with `beam` a producer passes on the block's bytes instead of a reference, so
+the same GroupByKey carries the data itself (on Dataflow, the shuffle service),
+and the consumer's `load_blocks` / `iter_frames` read either kind of block.
+Producers, groupings and consumers are the same code in both modes, so the
+outputs are byte-identical.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain
 from typing import Any
 
 from apache_beam.io.filesystem import CompressionTypes
@@ -50,6 +58,35 @@ class BlockRef:
     @property
     def size(self) -> int:
         return self.end - self.start
+
+
+# What a producer passes on for one partition: a reference into a scratch file
+# (exchange `files`) or the block's bytes themselves (exchange `beam`).
+Block = BlockRef | bytes
+
+FILES, BEAM = "files", "beam"
+EXCHANGE_MODES = (FILES, BEAM)
+
+
+@dataclasses.dataclass(frozen=True)
+class Exchange:
+    """How producers hand blocks to consumers: `files` writes a producer's blocks to one
+    scratch file in `folder` and passes on BlockRefs; `beam` passes on the bytes, which
+    the runner's GroupByKey then carries."""
+
+    mode: str
+    folder: str
+
+    def __post_init__(self) -> None:
+        if self.mode not in EXCHANGE_MODES:
+            raise ValueError(f"exchange mode {self.mode!r}: expected one of {EXCHANGE_MODES}")
+
+    def send(self, stem: str, blocks: Mapping[Any, bytes]) -> dict[Any, Block]:
+        """The non-empty `blocks` ({partition: bytes}) -> {partition: Block}, in partition
+        order; `stem` names the scratch file (exchange `files`)."""
+        if self.mode == BEAM:
+            return {partition: blocks[partition] for partition in sorted(blocks) if blocks[partition]}
+        return write_blocks(FileSystems.join(self.folder, unique_name(stem)), blocks)
 
 
 def unique_name(stem: str, ext: str = ".bin") -> str:
@@ -122,8 +159,10 @@ def read_range(path: str, start: int, end: int) -> bytes:
     return data
 
 
-def read_block(ref: BlockRef) -> bytes:
-    return read_range(ref.path, ref.start, ref.end)
+def read_block(block: Block) -> bytes:
+    if isinstance(block, bytes):
+        return block
+    return read_range(block.path, block.start, block.end)
 
 
 def dump(obj: Any) -> bytes:
@@ -131,9 +170,17 @@ def dump(obj: Any) -> bytes:
     return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def load_blocks(refs: Iterable[BlockRef]) -> Iterator[Any]:
+def load_blocks(blocks: Iterable[Block]) -> Iterator[Any]:
     """The `dump`ed object of each block, in the order given (READ_THREADS reads at a time)."""
-    refs = list(refs)
+    blocks = iter(blocks)
+    first = next(blocks, None)
+    if isinstance(first, bytes):
+        # The runner's shuffle brought the bytes: one at a time, so that an iterable
+        # the runner streams (Dataflow's grouped values) is never held whole.
+        for block in chain((first,), blocks):
+            yield pickle.loads(block)
+        return
+    refs = [] if first is None else [first, *blocks]
     if len(refs) <= 1:
         for ref in refs:
             yield pickle.loads(read_block(ref))
@@ -160,9 +207,20 @@ def frame_records(records: Iterable[tuple[int, int, bytes]]) -> bytes:
     return b"".join(pack(key, index, len(data)) + data for key, index, data in records)
 
 
-def iter_frames(ref: BlockRef, chunk_size: int) -> Iterator[tuple[int, int, bytes]]:
+def iter_frames(ref: Block, chunk_size: int) -> Iterator[tuple[int, int, bytes]]:
     """The records of a `frame_records` block, read `chunk_size` bytes at a time."""
     header = _FRAME.size
+    if isinstance(ref, bytes):  # the block itself, from the runner's shuffle
+        at = 0
+        while at < len(ref):
+            if len(ref) - at < header:
+                raise OSError(f"block of {len(ref)} bytes ends inside a record header")
+            key, index, length = _FRAME.unpack_from(ref, at)
+            if len(ref) - at - header < length:
+                raise OSError(f"block of {len(ref)} bytes ends inside a record")
+            yield key, index, ref[at + header : at + header + length]
+            at += header + length
+        return
     pending, at, position = b"", 0, ref.start
 
     def refill(needed: int) -> None:

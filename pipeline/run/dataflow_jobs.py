@@ -11,6 +11,12 @@ built, and a job that uses `sdk_container_image` has no packages to stage.
 What comes back is the Dataflow job description (worker pool with machine
 type, disk, autoscaling ceiling and container image; the SDK pipeline options)
 plus the transform labels and container images of the Beam pipeline it runs.
+The job shuffles on the Dataflow Shuffle service: `runner.exchange: auto`
+resolves to `beam` on DataflowRunner, so clean and tfrecords group their data
+with Beam's GroupByKey, and the job's options carry the experiment
+`shuffle_mode=service` (SERVICE_SHUFFLE), the service's default for batch jobs
+made explicit, unless the config or command line names a shuffle_mode itself.
+
 Offline, Beam's look-ups of credentials and of the temp and staging buckets
 time out: about 35 s for the first stage a process builds, 10 to 15 s for
 each next one.
@@ -35,6 +41,19 @@ from pipeline.io import filesystems
 from pipeline.run import runner
 from pipeline.run.registry import stage_table
 
+# Dataflow Shuffle: GroupByKey and CoGroupByKey run in the service's backend, not
+# on the workers' disks and memory. Batch jobs get it by default in every region
+# Dataflow supports; the experiment states it in the job, so that the job says
+# which shuffle its exchanges (runner.exchange: beam) go through.
+SERVICE_SHUFFLE = "shuffle_mode=service"
+
+
+def shuffle_args(flags: Sequence[str]) -> list[str]:
+    """`--experiments=shuffle_mode=service`, unless `flags` already choose a shuffle_mode."""
+    if any("shuffle_mode=" in flag for flag in flags if flag.startswith("--experiment")):
+        return []
+    return [f"--experiments={SERVICE_SHUFFLE}"]
+
 
 def build_job(config: PipelineConfig, stage: runner.Stage, extra_args: Sequence[str] = ()) -> dict[str, Any]:
     """`stage` as the Dataflow job it would submit, as JSON-able data; submits nothing."""
@@ -44,15 +63,17 @@ def build_job(config: PipelineConfig, stage: runner.Stage, extra_args: Sequence[
             "(use --profile dataflow)"
         )
     # --dry_run last, so that no flag from the command line can turn it off.
-    options = runner.beam_options(config, [*extra_args, "--dry_run=True"])
+    shuffle = shuffle_args([*config.runner.options, *extra_args])
+    options = runner.beam_options(config, [*shuffle, *extra_args, "--dry_run=True"])
     p = beam.Pipeline(options=options)
     stage.build(p, runner.stage_context(config, stage, offline=True))
     result = p.run()
-    return describe_job(stage.name, result.job)
+    return {**describe_job(stage.name, result.job), "exchange": config.runner.resolved_exchange}
 
 
 def describe_job(name: str, job) -> dict[str, Any]:
-    """A dry-run `apiclient.Job` -> its Dataflow description, transforms and images.
+    """A dry-run `apiclient.Job` -> its Dataflow description, transforms and images
+    (build_job adds the exchange the stage was built with).
 
     A dry run stops before the Dataflow client adds the environment (worker
     pool, container image, pipeline options) to the job; it is added here the
@@ -111,7 +132,8 @@ def summary(description: dict[str, Any]) -> str:
         f"[{description['stage']}] Dataflow job {description['job']['name']}: "
         f"{len(description['transforms'])} transforms, image {', '.join(description['container_images'])}, "
         f"machine {pool.get('machineType', 'default')}, "
-        f"max workers {autoscaling.get('maxNumWorkers', 'default')}, disk {pool.get('diskSizeGb', 'default')} GB"
+        f"max workers {autoscaling.get('maxNumWorkers', 'default')}, disk {pool.get('diskSizeGb', 'default')} GB, "
+        f"exchange {description.get('exchange', 'unknown')}"
     )
 
 

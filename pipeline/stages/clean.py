@@ -18,8 +18,9 @@ doc_id keeps the text. Near-duplicate publications
 per shard, LSH band keys grouped across the corpus, candidate pairs confirmed
 from the signatures, clusters resolved to their smallest id; the others are
 rejected as `near_duplicate_document` with the id they duplicate. This module
-moves the keys, signatures and markers through scratch files and writes the
-shards.
+moves the keys, signatures and markers through scratch files (or, with
+`runner.exchange: beam`, the default on Dataflow, through Beam's GroupByKey:
+the same blocks, the same output) and writes the shards.
 Accounting: documents_in = documents_written + rejected_documents.
 Fault isolation: a document on which cleaning raises is rejected as
 `clean_error` (with the error and a snippet) and the run goes on; the stage
@@ -122,6 +123,11 @@ DEDUP_PARTITIONS = 256
 SPILL_KEYS = 1_000_000
 
 
+def exchange_of(output_dir: str, mode: str) -> file_shuffle.Exchange:
+    """The stage's exchange (`runner.exchange`); scratch files go to the work folder."""
+    return file_shuffle.Exchange(mode, filesystems.join(output_dir, filesystems.TMP_DIR))
+
+
 def key_partition(key: str | bytes) -> int:
     if isinstance(key, bytes):  # a band key: already a digest
         return int.from_bytes(key[-4:], "big") % DEDUP_PARTITIONS
@@ -148,7 +154,7 @@ def read_signatures(path: str, sources) -> dict:
 
 
 class CleanAndKey(beam.DoFn):
-    """Phase 1: (index, path) -> (partition, (kind, BlockRef)) for the shard's dedup keys,
+    """Phase 1: (index, path) -> (partition, (kind, Block)) for the shard's dedup keys,
     plus the cleaned shard saved for phase 2.
 
     A block holds one kind's keys of one hash partition: for ID,
@@ -163,8 +169,11 @@ class CleanAndKey(beam.DoFn):
     phase 2.
     """
 
-    def __init__(self, config: CleanConfig, output_dir: str, num_shards: int) -> None:
+    def __init__(
+        self, config: CleanConfig, output_dir: str, num_shards: int, exchange: str = file_shuffle.FILES
+    ) -> None:
         self._config, self._output_dir, self._num_shards = config, output_dir, num_shards
+        self._exchange = exchange_of(output_dir, exchange)
         self._near = config.near_duplicates.enabled
         self._params = NearDuplicateParams.of(config.near_duplicates)
 
@@ -173,10 +182,7 @@ class CleanAndKey(beam.DoFn):
 
     def _write_keys(self, keys: dict, index: int, segment: int):
         blocks = {place: file_shuffle.dump(values) for place, values in keys.items()}
-        name = file_shuffle.unique_name(f"keys-{index:05d}-{segment:05d}")
-        refs = file_shuffle.write_blocks(
-            filesystems.join(self._output_dir, filesystems.TMP_DIR, name), blocks
-        )
+        refs = self._exchange.send(f"keys-{index:05d}-{segment:05d}", blocks)
         for (partition, kind), ref in refs.items():
             yield partition, (kind, ref)
 
@@ -261,7 +267,7 @@ def clean_or_error(doc: dict, config: CleanConfig) -> tuple[dict, list[dict], st
 def grouped_keys(refs, kind: int) -> list[tuple[str, list]]:
     """One hash partition's keys of one kind (ID, DOCUMENT, ...), grouped
     by key, in key order: what a GroupByKey would give for the partition.
-    `refs`: the partition's (kind, BlockRef)s."""
+    `refs`: the partition's (kind, Block)s."""
     groups: dict[str, list] = {}
     for block in file_shuffle.load_blocks(ref for k, ref in refs if k == kind):
         for key, value in block:
@@ -270,14 +276,14 @@ def grouped_keys(refs, kind: int) -> list[tuple[str, list]]:
 
 
 def decide_ids(element):
-    """(partition, [(kind, BlockRef)]) -> (shard index, marker) for each duplicate document id."""
+    """(partition, [(kind, Block)]) -> (shard index, marker) for each duplicate document id."""
     _, refs = element
     for group in grouped_keys(refs, ID):
         yield from duplicate_ids(group)
 
 
 def decide_texts(element, id_losers, near_losers=None):
-    """(partition, [(kind, BlockRef)]) -> (shard index, marker) for each duplicate document
+    """(partition, [(kind, Block)]) -> (shard index, marker) for each duplicate document
     and paragraph text. Near-duplicate losers (source -> True) take no part in the
     paragraph decisions: a paragraph they alone share with a third document must
     stay in that one."""
@@ -290,7 +296,7 @@ def decide_texts(element, id_losers, near_losers=None):
 
 
 def near_candidates(element, id_losers, max_bucket_size: int):
-    """(partition, [(kind, BlockRef)]) -> (shard index of a, (a, b, a's paragraph rank,
+    """(partition, [(kind, Block)]) -> (shard index of a, (a, b, a's paragraph rank,
     b's)) for each candidate pair of instances a < b, (doc_id, source, shard index),
     sharing a band key; rank -1 for whole-text keys. Distinct per partition; instances
     that lost their id take no part. Counts the buckets too large to pair in full."""
@@ -352,75 +358,74 @@ def near_duplicate_markers(confirmed) -> list[tuple[int, tuple]]:
     return out
 
 
-def store_markers(markers: Iterable[tuple[int, tuple]], folder: str, stem: str):
-    """(shard index, marker)s -> (shard index, BlockRef) per shard, the markers written to one
-    scratch file: a synthetic or heavily duplicated corpus has a marker for nearly
-    every paragraph, too many to group through the runner."""
+def store_markers(markers: Iterable[tuple[int, tuple]], exchange: file_shuffle.Exchange, stem: str):
+    """(shard index, marker)s -> (shard index, Block) per shard, the markers in one block
+    per shard (exchange `files`: written to one scratch file, since a synthetic or heavily
+    duplicated corpus has a marker for nearly every paragraph, too many to group through
+    the DirectRunner)."""
     by_shard: dict[int, list] = {}
     for index, marker in markers:
         by_shard.setdefault(index, []).append(marker)
     if by_shard:
         blocks = {index: file_shuffle.dump(found) for index, found in by_shard.items()}
-        yield from file_shuffle.write_blocks(
-            filesystems.join(folder, file_shuffle.unique_name(stem)), blocks
-        ).items()
+        yield from exchange.send(stem, blocks).items()
 
 
 class DecideIds(beam.DoFn):
-    """(partition, [(kind, BlockRef)]) -> (shard index, BlockRef of markers); tagged "losers":
+    """(partition, [(kind, Block)]) -> (shard index, Block of markers); tagged "losers":
     (source, True) for each instance that lost its id, for DecideTexts."""
 
-    def __init__(self, output_dir: str) -> None:
-        self._folder = filesystems.join(output_dir, filesystems.TMP_DIR)
+    def __init__(self, output_dir: str, exchange: str = file_shuffle.FILES) -> None:
+        self._exchange = exchange_of(output_dir, exchange)
 
     def process(self, element):
         markers = list(decide_ids(element))
         for marker in markers:
             yield beam.pvalue.TaggedOutput("losers", id_loser(marker))
-        yield from store_markers(markers, self._folder, f"id-markers-{element[0]:05d}")
+        yield from store_markers(markers, self._exchange, f"id-markers-{element[0]:05d}")
 
 
 class DecideTexts(beam.DoFn):
-    """(partition, [(kind, BlockRef)]) -> (shard index, BlockRef of markers)."""
+    """(partition, [(kind, Block)]) -> (shard index, Block of markers)."""
 
-    def __init__(self, output_dir: str) -> None:
-        self._folder = filesystems.join(output_dir, filesystems.TMP_DIR)
+    def __init__(self, output_dir: str, exchange: str = file_shuffle.FILES) -> None:
+        self._exchange = exchange_of(output_dir, exchange)
 
     def process(self, element, id_losers, near_losers=None):
         markers = decide_texts(element, id_losers, near_losers)
-        yield from store_markers(markers, self._folder, f"text-markers-{element[0]:05d}")
+        yield from store_markers(markers, self._exchange, f"text-markers-{element[0]:05d}")
 
 
 class FindNearCandidates(beam.DoFn):
-    """(partition, [(kind, BlockRef)]) -> (shard index, BlockRef of candidate pairs), by the
+    """(partition, [(kind, Block)]) -> (shard index, Block of candidate pairs), by the
     shard of each pair's smaller instance (`near_candidates`)."""
 
-    def __init__(self, output_dir: str, max_bucket_size: int) -> None:
-        self._folder = filesystems.join(output_dir, filesystems.TMP_DIR)
+    def __init__(self, output_dir: str, max_bucket_size: int, exchange: str = file_shuffle.FILES) -> None:
+        self._exchange = exchange_of(output_dir, exchange)
         self._max_bucket_size = max_bucket_size
 
     def process(self, element, id_losers):
         candidates = near_candidates(element, id_losers, self._max_bucket_size)
-        yield from store_markers(candidates, self._folder, f"near-candidates-{element[0]:05d}")
+        yield from store_markers(candidates, self._exchange, f"near-candidates-{element[0]:05d}")
 
 
 class AttachSignatures(beam.DoFn):
-    """(index, {"candidates": BlockRefs}) -> (shard index of b, BlockRef of pairs with a's
+    """(index, {"candidates": Blocks}) -> (shard index of b, Block of pairs with a's
     signature) (`pairs_with_signatures`)."""
 
-    def __init__(self, output_dir: str, num_shards: int) -> None:
+    def __init__(self, output_dir: str, num_shards: int, exchange: str = file_shuffle.FILES) -> None:
         self._output_dir, self._num_shards = output_dir, num_shards
+        self._exchange = exchange_of(output_dir, exchange)
 
     def process(self, element):
         index, grouped = element
         candidates = (c for block in file_shuffle.load_blocks(grouped["candidates"]) for c in block)
         pairs = pairs_with_signatures(index, candidates, self._output_dir, self._num_shards)
-        folder = filesystems.join(self._output_dir, filesystems.TMP_DIR)
-        yield from store_markers(pairs, folder, f"near-pairs-{index:05d}")
+        yield from store_markers(pairs, self._exchange, f"near-pairs-{index:05d}")
 
 
 class ConfirmNearPairs(beam.DoFn):
-    """(index, {"pairs": BlockRefs}) -> ((a, b), (Jaccard, a's share, b's share)) per confirmed
+    """(index, {"pairs": Blocks}) -> ((a, b), (Jaccard, a's share, b's share)) per confirmed
     pair (`confirm_pairs`)."""
 
     def __init__(self, params: NearDuplicateParams, output_dir: str, num_shards: int) -> None:
@@ -433,18 +438,18 @@ class ConfirmNearPairs(beam.DoFn):
 
 
 class ResolveNearDuplicates(beam.DoFn):
-    """[all confirmed pairs] -> (shard index, BlockRef of markers); tagged "losers": (source, True)
+    """[all confirmed pairs] -> (shard index, Block of markers); tagged "losers": (source, True)
     for each removed instance, for DecideTexts. One task: it holds the confirmed pairs
     (~100 bytes each), which grow with the duplicates, not with the corpus's text."""
 
-    def __init__(self, output_dir: str) -> None:
-        self._folder = filesystems.join(output_dir, filesystems.TMP_DIR)
+    def __init__(self, output_dir: str, exchange: str = file_shuffle.FILES) -> None:
+        self._exchange = exchange_of(output_dir, exchange)
 
     def process(self, confirmed):
         markers = near_duplicate_markers(confirmed)
         for _, marker in markers:
             yield beam.pvalue.TaggedOutput("losers", (marker[1], True))
-        yield from store_markers(markers, self._folder, "near-markers")
+        yield from store_markers(markers, self._exchange, "near-markers")
 
 
 def read_work(path: str):
@@ -539,7 +544,7 @@ def sum_counts(counts) -> tuple[int, int, list]:
 
 
 class WriteCleanShard(beam.DoFn):
-    """Phase 2: (index, {"markers": BlockRefs}) + the saved shard -> text, sentence table and
+    """Phase 2: (index, {"markers": Blocks}) + the saved shard -> text, sentence table and
     rejects; yields the shard's (documents in, clean errors) for the error-share check."""
 
     def __init__(self, config: CleanConfig, output_dir: str, num_shards: int) -> None:
@@ -604,40 +609,57 @@ class FindNearDuplicates(beam.PTransform):
     resolved in one task (the clusters' smallest instance is kept).
     """
 
-    def __init__(self, config: CleanConfig, output_dir: str, num_shards: int, id_losers) -> None:
+    def __init__(
+        self,
+        config: CleanConfig,
+        output_dir: str,
+        num_shards: int,
+        id_losers,
+        exchange: str = file_shuffle.FILES,
+    ) -> None:
         super().__init__()
         self._params = NearDuplicateParams.of(config.near_duplicates)
         self._output_dir, self._num_shards, self._id_losers = output_dir, num_shards, id_losers
+        self._exchange = exchange
 
     def expand(self, partitions):
-        out, n = self._output_dir, self._num_shards
+        out, n, exchange = self._output_dir, self._num_shards, self._exchange
         candidates = partitions | "Candidates" >> beam.ParDo(
-            FindNearCandidates(out, self._params.max_bucket_size), beam.pvalue.AsDict(self._id_losers)
+            FindNearCandidates(out, self._params.max_bucket_size, exchange),
+            beam.pvalue.AsDict(self._id_losers),
         )
         pairs = (
             {"candidates": candidates}
             | "JoinCandidates" >> filesystems.JoinByShard(n)
-            | "AttachSignatures" >> beam.ParDo(AttachSignatures(out, n))
+            | "AttachSignatures" >> beam.ParDo(AttachSignatures(out, n, exchange))
         )
         return (
             {"pairs": pairs}
             | "JoinPairs" >> filesystems.JoinByShard(n)
             | "Confirm" >> beam.ParDo(ConfirmNearPairs(self._params, out, n))
             | "AllConfirmed" >> beam.combiners.ToList()
-            | "Resolve" >> beam.ParDo(ResolveNearDuplicates(out)).with_outputs("losers", main="markers")
+            | "Resolve"
+            >> beam.ParDo(ResolveNearDuplicates(out, exchange)).with_outputs("losers", main="markers")
         )
 
 
 class CleanDocuments(beam.PTransform):
     """Ingest paragraph shards -> BERT text shards, sentence tables and rejects (one per ingest shard)."""
 
-    def __init__(self, paragraphs_glob: str, num_shards: int, config: CleanConfig, output_dir: str) -> None:
+    def __init__(
+        self,
+        paragraphs_glob: str,
+        num_shards: int,
+        config: CleanConfig,
+        output_dir: str,
+        exchange: str = file_shuffle.FILES,
+    ) -> None:
         super().__init__()
         self._glob, self._num_shards = paragraphs_glob, num_shards
-        self._config, self._output_dir = config, output_dir
+        self._config, self._output_dir, self._exchange = config, output_dir, exchange
 
     def expand(self, pipeline):
-        config, n = self._config, self._num_shards
+        config, n, exchange = self._config, self._num_shards, self._exchange
         shards = (
             pipeline
             | "Match" >> fileio.MatchFiles(self._glob)
@@ -645,33 +667,34 @@ class CleanDocuments(beam.PTransform):
             # One element per shard: spread them over the workers.
             | "Spread" >> beam.Reshuffle()
         )
-        # The keys go through scratch files; Beam groups only their BlockRefs
-        # (the DirectRunner would hold every key of the corpus in its process).
+        # Exchange `files`: the keys go through scratch files and Beam groups only their
+        # BlockRefs (the DirectRunner would hold every key of the corpus in its process);
+        # `beam`: the grouping carries the key blocks themselves.
         partitions = (
             shards
-            | "CleanAndKey" >> beam.ParDo(CleanAndKey(config, self._output_dir, n))
+            | "CleanAndKey" >> beam.ParDo(CleanAndKey(config, self._output_dir, n, exchange))
             | "GroupPartitions" >> beam.GroupByKey()
         )
-        ids = partitions | "DuplicateIds" >> beam.ParDo(DecideIds(self._output_dir)).with_outputs(
+        ids = partitions | "DuplicateIds" >> beam.ParDo(DecideIds(self._output_dir, exchange)).with_outputs(
             "losers", main="markers"
         )
         all_markers = [ids.markers]
         near_losers = []
         if config.near_duplicates.enabled:
             near = partitions | "NearDuplicates" >> FindNearDuplicates(
-                config, self._output_dir, n, ids.losers
+                config, self._output_dir, n, ids.losers, exchange
             )
             all_markers.append(near.markers)
             near_losers = [beam.pvalue.AsDict(near.losers)]
         # With the near-duplicate losers as a side input, the text decisions cannot share a
         # fused stage with the near-duplicate candidates, which also read `partitions`;
         # Beam's portable runner leaves such a stage waiting for ever (apache/beam#26190):
-        # the reshuffle (of BlockRefs only) separates them.
+        # the reshuffle (of BlockRefs only, with exchange `files`) separates them.
         texts = (partitions | "SeparateTexts" >> beam.Reshuffle() if near_losers else partitions) | (
             "DuplicateTexts"
-        ) >> beam.ParDo(DecideTexts(self._output_dir), beam.pvalue.AsDict(ids.losers), *near_losers)
+        ) >> beam.ParDo(DecideTexts(self._output_dir, exchange), beam.pvalue.AsDict(ids.losers), *near_losers)
         all_markers.append(texts)
-        # The markers too go through scratch files; Beam groups their BlockRefs by shard.
+        # The markers too go through the exchange, grouped by shard.
         markers = tuple(all_markers) | "AllMarkers" >> beam.Flatten()
         # Phase 2 reads phase 1's saved shards, so it must wait for phase 1 to
         # finish: the markers can only be complete after it anyway.
@@ -687,7 +710,9 @@ class CleanDocuments(beam.PTransform):
 def build(p: beam.Pipeline, ctx: StageContext) -> None:
     glob = filesystems.join(ctx.upstream_dirs[layout.INGEST], layout.PARAGRAPHS, "part-*.parquet")
     num_shards = ctx.upstream_section(layout.INGEST).num_shards
-    _ = p | "Clean" >> CleanDocuments(glob, num_shards, ctx.config.clean, ctx.output_dir)
+    _ = p | "Clean" >> CleanDocuments(
+        glob, num_shards, ctx.config.clean, ctx.output_dir, ctx.config.runner.resolved_exchange
+    )
 
 
 STAGE = Stage(

@@ -25,7 +25,9 @@ runner or the number of workers. Sentences reach their bucket, and examples
 their shard, through scratch files (`pipeline/io/file_shuffle.py`), not a Beam
 shuffle, which the DirectRunner would hold whole in its own process: a task
 holds one morph shard's tokens (SPILL_SENTENCES at a time), one bucket, or
-the read buffers of one shard's merge (MERGE_BUFFER_BYTES).
+the read buffers of one shard's merge (MERGE_BUFFER_BYTES). With
+`runner.exchange: beam` (the default on Dataflow) the same blocks go through
+Beam's GroupByKey instead (the Dataflow Shuffle service), with the same output.
 
 Speed: the per-instance work is kept off per-token Python. Sentences leave
 `TokenizeSentences` as token bytes joined from per-morpheme bytes
@@ -118,9 +120,16 @@ class TokenizeSentences(beam.DoFn):
     scratch file starts every SPILL_SENTENCES sentences.
     """
 
-    def __init__(self, vocab_path: str, config: TfrecordsConfig, whole_word: bool, scratch: str) -> None:
+    def __init__(
+        self,
+        vocab_path: str,
+        config: TfrecordsConfig,
+        whole_word: bool,
+        scratch: str,
+        exchange: str = file_shuffle.FILES,
+    ) -> None:
         self._vocab_path, self._config, self._whole_word = vocab_path, config, whole_word
-        self._scratch = scratch
+        self._exchange = file_shuffle.Exchange(exchange, scratch)
 
     def setup(self):
         local = os.path.join(filesystems.scratch_folder("vocab_"), "vocab.txt")
@@ -169,10 +178,7 @@ class TokenizeSentences(beam.DoFn):
             Metrics.counter(NAME, "sentences_in").inc(n_in)
             Metrics.counter(NAME, "sentences_empty").inc(n_empty)
             if blocks:
-                file = filesystems.join(
-                    self._scratch, file_shuffle.unique_name(f"tokens-{name}-{segment:05d}")
-                )
-                yield from file_shuffle.write_blocks(file, blocks).items()
+                yield from self._exchange.send(f"tokens-{name}-{segment:05d}", blocks).items()
             del blocks
             if not n_in:
                 return
@@ -204,7 +210,7 @@ class DynamicExampleWriter:
 
 
 class BuildExamples(beam.DoFn):
-    """((split, bucket), its sentence BlockRefs) -> ((split, bucket), examples made, {piece: BlockRef}).
+    """((split, bucket), its sentence Blocks) -> ((split, bucket), examples made, {piece: Block}).
 
     The bucket's examples are dealt into `num_shards[split]` pieces, example j
     to piece j % shards, each piece a block of framed (sort key, j, serialized
@@ -220,9 +226,11 @@ class BuildExamples(beam.DoFn):
         num_shards: dict,
         scratch: str,
         output_dir: str = "",
+        exchange: str = file_shuffle.FILES,
     ) -> None:
         self._spec, self._vocab_path, self._config = spec, vocab_path, config
-        self._num_shards, self._scratch, self._output_dir = num_shards, scratch, output_dir
+        self._num_shards, self._output_dir = num_shards, output_dir
+        self._exchange = file_shuffle.Exchange(exchange, scratch)
 
     def setup(self):
         from pipeline.text.tokenizer import parse_vocab
@@ -290,8 +298,7 @@ class BuildExamples(beam.DoFn):
                 for piece in range(min(shards, count))
             }
         del made
-        file = filesystems.join(self._scratch, file_shuffle.unique_name(f"examples-{split}-{bucket:05d}"))
-        yield key, count, file_shuffle.write_blocks(file, blocks)
+        yield key, count, self._exchange.send(f"examples-{split}-{bucket:05d}", blocks)
 
 
 def bucket_offsets(counts: dict) -> dict:
@@ -305,7 +312,7 @@ def bucket_offsets(counts: dict) -> dict:
 
 
 def deal_pieces(built: tuple, offsets: dict, num_shards: dict) -> list[tuple]:
-    """A bucket's pieces -> [((split, shard), (bucket, BlockRef)), ...]: example k of a split,
+    """A bucket's pieces -> [((split, shard), (bucket, Block)), ...]: example k of a split,
     counted bucket by bucket in bucket order, goes to shard k % shards, so piece r
     (the bucket's examples r, r + shards, ...) goes to shard (offset + r) % shards."""
     key, _, pieces = built
@@ -345,17 +352,22 @@ def _tagged(bucket: int, frames: Iterable[tuple[int, int, bytes]]) -> Iterable[t
         yield sort_key, bucket, index, data
 
 
-def shard_examples(pieces: Iterable[tuple[int, file_shuffle.BlockRef]]) -> Iterable[tuple]:
-    """A shard's pieces, (bucket, BlockRef) -> its examples as (sort key, bucket, index, data)
+def piece_bucket(piece: tuple[int, file_shuffle.Block]) -> int:
+    return piece[0]
+
+
+def shard_examples(pieces: Iterable[tuple[int, file_shuffle.Block]]) -> Iterable[tuple]:
+    """A shard's pieces, (bucket, Block) -> its examples as (sort key, bucket, index, data)
     in sort order. Streams: each piece is read in chunks and the pieces merged, so
     memory does not grow with the shard."""
-    pieces = sorted(pieces, key=lambda p: (p[0], p[1].path, p[1].start))
+    # A bucket sends a shard at most one piece, so the bucket orders them.
+    pieces = sorted(pieces, key=piece_bucket)
     chunk = min(1 << 20, max(16 << 10, MERGE_BUFFER_BYTES // max(1, len(pieces))))
     return heapq.merge(*(_tagged(bucket, file_shuffle.iter_frames(ref, chunk)) for bucket, ref in pieces))
 
 
 class WriteShard(beam.DoFn):
-    """((split, shard), {"pieces": [(bucket, BlockRef), ...]}) -> one TFRecord file, examples
+    """((split, shard), {"pieces": [(bucket, Block), ...]}) -> one TFRecord file, examples
     sorted by sort key."""
 
     def __init__(self, output_dir: str, spec: OutputSpec, num_shards: dict, gzip: bool) -> None:
@@ -386,29 +398,33 @@ class BuildPretrainingRecords(beam.PTransform):
         spec: OutputSpec,
         config: TfrecordsConfig,
         output_dir: str,
+        exchange: str = file_shuffle.FILES,
     ) -> None:
         super().__init__()
         self._glob, self._vocab_path, self._spec = sentences_glob, vocab_path, spec
-        self._config, self._output_dir = config, output_dir
+        self._config, self._output_dir, self._exchange = config, output_dir, exchange
 
     def expand(self, pipeline):
         c = self._config
         whole_word = c.whole_word_mask and self._spec.flavour == "bert"
         num_shards = {"train": c.num_shards, "eval": c.eval_num_shards}
         scratch = scratch_dir(self._output_dir, self._spec.name)
-        # Sentences and examples travel through scratch files
-        # (pipeline/io/file_shuffle.py); Beam groups only their BlockRefs, so no
-        # runner holds the corpus.
+        # Exchange `files`: sentences and examples travel through scratch files
+        # (pipeline/io/file_shuffle.py) and Beam groups only their BlockRefs, so no
+        # runner holds the corpus; `beam`: the groupings carry the blocks themselves.
+        exchange = self._exchange
         built = (
             pipeline
             | "Match" >> fileio.MatchFiles(self._glob)
             | "Paths" >> beam.Map(file_path)
             | "Spread" >> beam.Reshuffle()
-            | "Tokenize" >> beam.ParDo(TokenizeSentences(self._vocab_path, c, whole_word, scratch))
+            | "Tokenize" >> beam.ParDo(TokenizeSentences(self._vocab_path, c, whole_word, scratch, exchange))
             | "GroupByBucket" >> beam.GroupByKey()
             | "Build"
             >> beam.ParDo(
-                BuildExamples(self._spec, self._vocab_path, c, num_shards, scratch, self._output_dir)
+                BuildExamples(
+                    self._spec, self._vocab_path, c, num_shards, scratch, self._output_dir, exchange
+                )
             )
         )
         counts = beam.pvalue.AsDict(built | "Counts" >> beam.Map(built_count))
@@ -432,7 +448,7 @@ def build(p: beam.Pipeline, ctx: StageContext) -> None:
     vocabs = vocab_paths(ctx)
     for spec in output_specs(config):
         _ = p | f"Records_{spec.name}" >> BuildPretrainingRecords(
-            glob, vocabs[spec.flavour], spec, config, ctx.output_dir
+            glob, vocabs[spec.flavour], spec, config, ctx.output_dir, ctx.config.runner.resolved_exchange
         )
 
 
