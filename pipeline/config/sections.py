@@ -58,7 +58,6 @@ class RunnerConfig:
         "process); beam = through Beam's GroupByKey (on Dataflow, the Dataflow Shuffle service); "
         "auto = files on DirectRunner, beam on DataflowRunner. The outputs are byte-identical "
         "either way.",
-        machine=True,
     )
     # DataflowRunner settings: each becomes the Beam flag of the same name when
     # set (see DATAFLOW_FLAGS). Credentials never belong here: Beam uses

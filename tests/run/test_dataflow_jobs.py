@@ -181,7 +181,7 @@ EXPECTED_TRANSFORMS = {
     "dictionary": {"Dictionary/Build", "Dictionary/Check"},
     "vocab": {"Vocab/Read", "Vocab/Sample/Band", "Vocab/WriteTrain", "Vocab/WriteCounts"},
     "morph": {"Morph/Match", "Morph/Morph"},
-    # The exchanges through scratch files (pipeline/io/file_shuffle.py), no GroupByKey.
+    # The exchanges (runner.exchange resolves to beam: the blocks go through GroupByKey).
     "tfrecords": {
         f"Records_{output}/{step}"
         for output in ("bert-128", "electra-128")
@@ -272,11 +272,25 @@ def test_every_stage_builds_as_a_dataflow_job_offline(tmp_path, monkeypatch, cap
         assert pool["autoscalingSettings"]["maxNumWorkers"] == 32
         options = job["job"]["environment"]["sdkPipelineOptions"]["options"]
         assert options["dry_run"] == "True" and options["project"] == "your-gcp-project"
+        # Dataflow Shuffle carries the exchanges: stated once, whether from the profile or build-job.
+        assert options["experiments"].count("shuffle_mode=service") == 1, name
+        assert job["exchange"] == "beam"
         assert "id" not in job["job"] and "currentState" not in job["job"]  # never created
         assert f"[{name}] Dataflow job" in err
     assert offline == []
     # Each job holds its own stage only.
     assert not any(t.startswith("Ingest") for t in json.loads((out / "clean.json").read_text())["transforms"])
+
+
+def test_build_job_states_the_service_shuffle_unless_a_shuffle_mode_is_chosen():
+    from pipeline.run.dataflow_jobs import shuffle_args
+
+    assert shuffle_args([]) == ["--experiments=shuffle_mode=service"]
+    assert shuffle_args(["--experiments=use_runner_v2", "--network=vpc"]) == [
+        "--experiments=shuffle_mode=service"
+    ]
+    assert shuffle_args(["--experiments=shuffle_mode=appliance"]) == []
+    assert shuffle_args(["--experiment=shuffle_mode=service"]) == []
 
 
 # ------------------------------------------------------------------ object storage
