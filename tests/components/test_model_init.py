@@ -405,3 +405,24 @@ def test_pretraining_on_cpu_is_reproducible(tmp_path):
     assert a.keys() == b.keys()
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_evaluate_on_a_korpatbert_folder_is_reproducible(korpat_release):
+    """`evaluate --task ner --model <KorPatBERT-style folder>`: the same settings and seed on
+    the same machine give the same losses and the same scores. The three tasks share one
+    seeded loop (components/tasks/common.py); a tiny model and a slice of the demo data keep
+    the check quick, and the end-to-end test scores the demo model."""
+    from components.tasks.evaluate import run_task
+    from pipeline.config import load_config
+
+    config = load_config(
+        os.path.join(REPO, "pipeline.yaml"),
+        ("evaluate.epochs=2", "evaluate.max_len=48", "evaluate.stride=16", "evaluate.max_train_examples=40"),
+        check_inputs=False,
+    )
+    data = os.path.join(REPO, "data", "demo", "ner.jsonl")
+    first = run_task("ner", korpat_release, data, config.evaluate)
+    second = run_task("ner", korpat_release, data, config.evaluate)
+    assert len(first["train_loss_per_epoch"]) == 2
+    for key in ("train_loss_per_epoch", "precision", "recall", "f1", "per_tag", "examples"):
+        assert first[key] == second[key], key
