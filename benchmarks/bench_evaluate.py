@@ -18,7 +18,6 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
@@ -27,7 +26,9 @@ def main() -> int:
     parser.add_argument("--config", default=str(ROOT / "pipeline.yaml"))
     parser.add_argument("--tasks", default="ner,cls,qa")
     args = parser.parse_args()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from pipeline import logs
+
+    logs.configure(verbose=False)  # before TensorFlow starts: the figures without library noise
     import tensorflow  # noqa: F401  (imported before the clock starts)
 
     from components.tasks.evaluate import run_task

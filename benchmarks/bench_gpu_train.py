@@ -45,7 +45,6 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 VOCAB = {"bert": "vocab/bert/vocab.txt", "electra": "vocab/electra/vocab.txt"}
 # NVIDIA DeepLearningExamples, TensorFlow2 BERT, pretraining phase 1 (BERT-Large, seq 128, AMP).

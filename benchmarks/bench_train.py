@@ -33,7 +33,6 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # this checkout's pipeline and components
 
 VOCAB = {"bert": "vocab/bert/vocab.txt", "electra": "vocab/electra/vocab.txt"}
 

@@ -48,8 +48,14 @@ def evaluate_command(config, task: str, data_path: str | None, model_dirs: Seque
 
 def check_init_checkpoint(path: str, model_type: str, vocab_path: str) -> None:
     """Raises ValueError (one line naming the files) unless `path` is a model of `model_type`
-    that training can start from with the vocab at `vocab_path` ("" = none configured)."""
-    from components.model_formats.checkpoint import check_vocab, find_source, read_source_config
+    that training can start from with the vocab at `vocab_path` ("" = none configured):
+    its config, its vocab, and every variable's name and shape against that config."""
+    from components.model_formats.checkpoint import (
+        check_vocab,
+        check_weights,
+        find_source,
+        read_source_config,
+    )
 
     read_source_config(path, model_type)
     if not vocab_path:
@@ -58,6 +64,7 @@ def check_init_checkpoint(path: str, model_type: str, vocab_path: str) -> None:
             f"({find_source(path).vocab}) so that the records use the checkpoint's token ids"
         )
     check_vocab(path, vocab_path)
+    check_weights(path, model_type)
 
 
 def export_command(argv: Sequence[str], default_export: str | None) -> int:

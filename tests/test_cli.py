@@ -11,29 +11,7 @@ import sys
 import pytest
 
 from pipeline import cli
-from tests.helpers import REPO, read_tree, write_config
-
-# Lines that libraries print on a CPU machine and that mean nothing to a user.
-NOISE = (
-    "Unable to register cu",  # cuFFT / cuDNN / cuBLAS factories
-    "Could not find TensorRT",
-    "TF-TRT",
-    "oneDNN custom operations",
-    "FutureWarning",
-    "DeprecationWarning",
-    "tf_record_iterator",
-    "Local rendezvous is aborting",
-    "property_predicate is not supported",
-    "push the model without validation",
-    "semi_persistent_directory",
-    "Discarding unparseable args",
-    "python-snappy",
-    "Traceback",
-)
-
-
-def _noise(text: str) -> list[str]:
-    return [line for line in text.splitlines() if any(n in line for n in NOISE)]
+from tests.helpers import REPO, library_noise, read_tree, write_config
 
 
 def _cli(*args, cwd=REPO, timeout=600):
@@ -174,7 +152,7 @@ def test_stats_on_a_parquet_file_is_one_line_and_quiet(tmp_path):
     assert debug.returncode != 0 and "Traceback" in debug.stderr
     # -v shows what the libraries say (here: TensorFlow starting, google-api-core's notice).
     verbose = _cli("-v", "stats", str(path), "--no-tfdv")
-    assert verbose.returncode == 2 and _noise(verbose.stderr)
+    assert verbose.returncode == 2 and library_noise(verbose.stderr)
 
 
 # ------------------------------------------------------------------ quiet by default
@@ -187,7 +165,7 @@ def test_the_demo_log_has_no_library_noise(tmp_path, tiny_inputs):
     config = write_config(tmp_path, tiny_inputs)
     done = _cli("run", "--to", "clean", "--config", config)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert _noise(done.stderr) == []
+    assert library_noise(done.stderr) == []
     own = [line for line in done.stderr.splitlines() if line.strip()]
     # The pipeline's own lines: `[stage] ...` (progress, summaries) and the counter tables.
     assert all(line.startswith(("[", " ")) for line in own), own

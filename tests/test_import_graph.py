@@ -159,3 +159,28 @@ def test_the_check_sees_cycles_and_stage_imports(tmp_path):
     a = imports_of(str(tmp_path / "a.py"), "pipeline.stages.a", modules)
     b = imports_of(str(tmp_path / "b.py"), "pipeline.stages.b", modules)
     assert a == {"pipeline.stages.b"} and b == {"pipeline.stages.a"}
+
+
+def test_no_script_edits_sys_path_to_find_the_package():
+    """The package is installed (`pip install -e .` in scripts/setup.sh), so scripts import
+    it as users do; a sys.path edit would hide a packaging mistake. Loading a downloaded
+    third-party folder (Google's BERT code in bench_google_reference.py) is the exception."""
+    offenders = []
+    for folder in ("pipeline", "components", "benchmarks", "scripts", "tests"):
+        for dirpath, _, names in os.walk(os.path.join(REPO, folder)):
+            for name in names:
+                if not name.endswith(".py"):
+                    continue
+                path = os.path.join(dirpath, name)
+                with open(path, encoding="utf-8") as f:
+                    tree = ast.parse(f.read(), path)
+                for node in ast.walk(tree):
+                    if (
+                        isinstance(node, ast.Call)
+                        and isinstance(node.func, ast.Attribute)
+                        and node.func.attr in ("insert", "append")
+                        and ast.unparse(node.func.value) == "sys.path"
+                        and "google" not in ast.unparse(node)
+                    ):
+                        offenders.append(f"{os.path.relpath(path, REPO)}:{node.lineno}")
+    assert offenders == []

@@ -269,22 +269,42 @@ def detect_model_type(path: str) -> str:
     return "electra" if any(n.startswith("electra/") for n in names) else "bert"
 
 
+def _built_pretrainer(path: str, model_type: str):
+    """(pretrainer with all its variables, its encoder, config) for the model in `path`."""
+    from components.model_formats.package import dummy_features
+    from components.trainer.models import pretrainer_from_config
+
+    configs = read_source_config(path, model_type)
+    config = {**configs["encoder"], **({"generator": configs["generator"]} if "generator" in configs else {})}
+    model, encoder = pretrainer_from_config(config)
+    model(dummy_features(), training=False)
+    return model, encoder, config
+
+
+def check_weights(path: str, model_type: str = "bert") -> None:
+    """ModelFormatError naming the variables of a Google-layout or hf/ folder that the model
+    its config describes cannot take (missing, mis-shaped, or without a place), so that
+    `train.init_checkpoint` fails before any stage runs rather than inside the trainer.
+    The model is built and the tensors read; nothing is assigned. An export of this
+    pipeline (a previous phase) is checked by the trainer's own restore."""
+    from components.model_formats import google_bert
+
+    source = find_source(path)
+    if source.kind == "export":
+        return
+    model, _, _ = _built_pretrainer(path, model_type)
+    google_bert.check_fit(google_bert.pretrainer_weights(model), read_tensors(source, model), source.weights)
+
+
 def load_encoder(path: str, model_type: str | None = None):
     """(encoder with its weights, config) from an export, a Google-layout or an hf/ folder:
     what `finetune --init` fine-tunes. The whole pretrainer is built and restored, so every
     weight is checked; ELECTRA's pooler, which no format carries, keeps its initial values."""
-    from components.model_formats.package import dummy_features
-    from components.trainer.models import pretrainer_from_config
-
     source = find_source(path)
     if source.kind == "export":
         from components.trainer.export import load_encoder as load_export
 
         return load_export(source.folder)
-    model_type = model_type or detect_model_type(path)
-    configs = read_source_config(path, model_type)
-    config = {**configs["encoder"], **({"generator": configs["generator"]} if "generator" in configs else {})}
-    model, encoder = pretrainer_from_config(config)
-    model(dummy_features(), training=False)
+    model, encoder, config = _built_pretrainer(path, model_type or detect_model_type(path))
     restore(model, path)
     return encoder, config

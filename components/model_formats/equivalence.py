@@ -1,6 +1,6 @@
 """The same input ids through every format of an export; max abs differences.
 
-    python -m components.model_formats.equivalence EXPORT_DIR [--json]
+    python -m components.model_formats.equivalence EXPORT_DIR [--json] [--google-modeling]
 
 Reference: the pretrainer rebuilt from the export's `checkpoint/pretrainer`.
 Compared: `saved_model/` (sequence and pooled output), `hf/` through
@@ -9,8 +9,11 @@ from hf/generator/, ElectraForMaskedLM), and `google/` restored into a fresh
 pretrainer by `checkpoint.restore`. Outputs: sequence_output, pooled_output
 (BERT; ELECTRA has no trained pooler and neither Google's nor transformers'
 ELECTRA has one), mlm_logits at the masked positions (ELECTRA: the
-generator's), nsp_logits (BERT) or disc_logits (ELECTRA). Needs torch and
-transformers (requirements-dev.txt).
+generator's), nsp_logits (BERT) or disc_logits (ELECTRA). `--google-modeling`
+adds, for BERT, `google/` restored by google-research/bert's own modeling.py
+(code that is not ours; its MLM/NSP outputs are log-probabilities, compared
+with ours through log_softmax). Needs torch, transformers and bert-tensorflow
+(requirements-dev.txt).
 """
 
 from __future__ import annotations
@@ -137,6 +140,46 @@ def google_outputs(folder: str, config: dict, inputs: dict) -> dict[str, np.ndar
     return keras_outputs(model, inputs)
 
 
+def google_modeling_outputs(folder: str, inputs: dict) -> dict[str, np.ndarray]:
+    """google/ restored by google-research/bert's own modeling.py and run_pretraining.py's
+    heads (components/model_formats/google_reference.py, in a TF1-style child process);
+    its MLM and NSP outputs are log-probabilities, so they are returned as "mlm_logits" /
+    "nsp_logits" to be compared with ours through log_softmax."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        np.savez(os.path.join(tmp, "inputs.npz"), **inputs)
+        env = {
+            **os.environ,
+            "TF_USE_LEGACY_KERAS": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONWARNINGS": "ignore",
+        }
+        command = [sys.executable, "-m", "components.model_formats.google_reference", "restore", folder]
+        done = subprocess.run(
+            [*command, os.path.join(tmp, "inputs.npz"), os.path.join(tmp, "out.npz")],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"google-research/bert could not restore {folder}: {done.stderr[-2000:]}")
+        theirs = dict(np.load(os.path.join(tmp, "out.npz")))
+    return {
+        "sequence_output": theirs["sequence_output"],
+        "pooled_output": theirs["pooled_output"],
+        "mlm_logits": theirs["mlm_log_probs"],
+        "nsp_logits": theirs["nsp_log_probs"],
+        "variables": theirs["variables"],
+    }
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
 def max_diffs(reference: dict, other: dict) -> dict[str, float]:
     return {k: float(np.max(np.abs(reference[k] - other[k]))) for k in other if k in reference}
 
@@ -164,6 +207,12 @@ def compare(export_dir: str, formats=("saved_model", "hf", "google")) -> dict[st
     if "google" in formats:
         table["google"] = max_diffs(
             reference, google_outputs(os.path.join(export_dir, "google"), config, inputs)
+        )
+    if "google_modeling" in formats and not electra:
+        theirs = google_modeling_outputs(os.path.join(export_dir, "google"), inputs)
+        ours = {k: log_softmax(v) if k in ("mlm_logits", "nsp_logits") else v for k, v in reference.items()}
+        table["google-research/bert modeling.py (log-probs for mlm, nsp)"] = max_diffs(
+            ours, {k: v for k, v in theirs.items() if k != "variables"}
         )
     return table
 
@@ -218,8 +267,18 @@ def main(argv=None) -> int:
     )
     parser.add_argument("export_dir")
     parser.add_argument("--json", action="store_true", help="Print JSON instead of a markdown table.")
+    parser.add_argument(
+        "--google-modeling",
+        action="store_true",
+        help="Add a BERT row for google/ restored by google-research/bert's own modeling.py "
+        "(needs the bert-tensorflow wheel of requirements-dev.txt).",
+    )
     args = parser.parse_args(argv)
-    table = compare(args.export_dir)
+    from pipeline import logs
+
+    logs.configure(verbose=False)  # before TensorFlow starts: no CUDA/absl lines on a CPU machine
+    formats = ("saved_model", "hf", "google") + (("google_modeling",) if args.google_modeling else ())
+    table = compare(args.export_dir, formats)
     print(json.dumps(table, indent=2) if args.json else markdown(table))
     return 0
 

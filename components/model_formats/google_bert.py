@@ -193,9 +193,9 @@ def is_training_state(name: str) -> bool:
     return name in TRAINING_STATE_NAMES or name.endswith(TRAINING_STATE_SUFFIXES)
 
 
-def assign(weights: list[Weight], tensors: Mapping[str, np.ndarray], source: str) -> None:
-    """Set every weight from Google-named tensors; ModelFormatError naming what is missing,
-    what has the wrong shape, or what the model has no place for (optimizer state aside)."""
+def check_fit(weights: list[Weight], tensors: Mapping[str, np.ndarray], source: str) -> None:
+    """ModelFormatError naming what is missing from Google-named tensors, what has the wrong
+    shape, or what the model has no place for (optimizer state aside); nothing is assigned."""
     expected = {w.name for w in weights}
     missing = sorted(expected - set(tensors))
     unexpected = sorted(n for n in set(tensors) - expected if not is_training_state(n))
@@ -213,6 +213,11 @@ def assign(weights: list[Weight], tensors: Mapping[str, np.ndarray], source: str
             )
     if problems:
         raise ModelFormatError(f"{source}: " + "; ".join(problems[:10]))
+
+
+def assign(weights: list[Weight], tensors: Mapping[str, np.ndarray], source: str) -> None:
+    """Set every weight from Google-named tensors, once check_fit has passed."""
+    check_fit(weights, tensors, source)
     for w in weights:
         w.variable.assign(np.asarray(tensors[w.name], np.float32).reshape(w.variable.shape))
 

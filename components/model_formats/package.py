@@ -90,11 +90,11 @@ def _local(folder: str):
     if "://" not in folder:
         os.makedirs(folder, exist_ok=True)
         return folder, lambda: None
-    import tempfile
-
     import tensorflow as tf
 
-    scratch = tempfile.mkdtemp(prefix="export_")
+    from pipeline.io.filesystems import scratch_folder
+
+    scratch = scratch_folder("export_")
 
     def upload():
         for dirpath, _, names in os.walk(scratch):
@@ -121,7 +121,6 @@ def write_formats(
     """google/, hf/ and the tokenizer state for a pretrainer (float32, outside any strategy).
 
     config: the export's config.json content (ELECTRA's holds "generator")."""
-    from components.model_formats import google_bert, huggingface
     from pipeline.text.tokenizer import load_vocab
 
     unknown = sorted(set(formats) - set(FORMATS))
@@ -134,6 +133,23 @@ def write_formats(
             f"{vocab_path} has {max(vocab.values()) + 1} ids, the model's vocab_size is {config['vocab_size']}"
         )
     local, upload = _local(export_dir)
+    try:
+        _write_formats(
+            summary, local, model, config, formats, vocab, vocab_path, user_dic, user_csv, tokenizer_mode
+        )
+        upload()
+    finally:
+        if local != export_dir:  # a remote export's local copy, uploaded or not
+            shutil.rmtree(local, ignore_errors=True)
+    return summary
+
+
+def _write_formats(
+    summary, local, model, config, formats, vocab, vocab_path, user_dic, user_csv, tokenizer_mode
+):
+    """write_formats' writing into the local folder; fills `summary` per format."""
+    from components.model_formats import google_bert, huggingface
+
     tokenizer_files = write_tokenizer_state(local, vocab_path, user_dic, user_csv, tokenizer_mode)
     tensors = google_bert.LazyGoogle(google_bert.pretrainer_weights(model))
     if "google" in formats:
@@ -149,8 +165,6 @@ def write_formats(
             pad_id=vocab.get("[PAD]", 0),
             extra_files={name: path for name, path in tokenizer_files.items()},
         )
-    upload()
-    return summary
 
 
 def dummy_features(seq_length: int = 16, predictions: int = 4) -> dict:

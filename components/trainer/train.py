@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 import warnings
 
@@ -449,7 +448,9 @@ def train(
     # Multi-worker: every worker saves (saving may need collectives), only the
     # chief into the shared folders; the others into a local scratch folder.
     role = worker_role(strategy)
-    scratch = tempfile.mkdtemp(prefix=f"trainer-{role}-") if role else None
+    from pipeline.io.filesystems import scratch_folder
+
+    scratch = scratch_folder(f"trainer-{role}-") if role else None
     folders = Folders(
         checkpoints=checkpoint_dir,
         save=os.path.join(scratch, "checkpoints") if role else checkpoint_dir,

@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -29,7 +28,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from pipeline.config import PipelineConfig
-from pipeline.io.filesystems import PROGRESS_DIR_ENV
+from pipeline.io.filesystems import PROGRESS_DIR_ENV, scratch_folder
 
 # ------------------------------------------------------------------ totals
 
@@ -197,8 +196,8 @@ class StageProgress:
     # -------------------------------------------------------------- lifecycle
 
     def start(self) -> StageProgress:
-        if self.folder is None:
-            self.folder = tempfile.mkdtemp(prefix="pipeline-progress-")
+        if self.folder is None:  # inside the stage run's scratch folder (runner.scratch_dir)
+            self.folder = scratch_folder("pipeline-progress-")
         self._previous_env = os.environ.get(PROGRESS_DIR_ENV)
         os.environ[PROGRESS_DIR_ENV] = self.folder
         self._started = self._last_line = time.monotonic()

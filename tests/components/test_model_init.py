@@ -26,12 +26,7 @@ def korpat_release(tmp_path_factory):
     folder = tmp_path_factory.mktemp("korpat")
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
     done = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(REPO, "tests", "components", "google_reference.py"),
-            "write",
-            str(folder),
-        ],
+        [sys.executable, "-m", "components.model_formats.google_reference", "write", str(folder)],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -366,6 +361,46 @@ def test_train_stage_checks_the_init_checkpoint_before_anything_runs(korpat_rele
     assert done.returncode == 2, done.stderr[-2000:]
     assert "train.init_checkpoint" in done.stderr or "korpat_vocab.txt" in done.stderr
     assert not (tmp_path / "out" / "train").exists()
+
+    # A checkpoint missing a variable, or whose config's sizes disagree with its tensors:
+    # the variable is named before anything runs, not inside the trainer.
+    from components.model_formats import google_bert
+
+    missing = tmp_path / "missing"
+    shutil.copytree(korpat_release, missing)
+    tensors = file_weights(str(missing / "model.ckpt-7"))
+    del tensors["cls/seq_relationship/output_bias"]
+    for f in missing.glob("model.ckpt-7*"):
+        f.unlink()
+    google_bert.write_checkpoint(tensors, str(missing / "model.ckpt-7"))
+    wrong = tmp_path / "wrong"
+    shutil.copytree(korpat_release, wrong)
+    wrong_config = json.loads((wrong / "korpat_bert_config.json").read_text())
+    (wrong / "korpat_bert_config.json").write_text(json.dumps({**wrong_config, "intermediate_size": 64}))
+    for folder, message in (
+        (missing, "missing 1 variables: cls/seq_relationship/output_bias"),
+        (wrong, r"intermediate/dense/kernel has shape \[48, 96\], the config says \[48, 64\]"),
+    ):
+        overrides = (f"train.init_checkpoint={folder}", bert_only, f"tfrecords.bert_vocab={vocab}")
+        with pytest.raises(ModelFormatError, match=message):
+            train.check_init_checkpoint(load_config(repo_config, overrides, check_inputs=False))
+    root = tmp_path / "out2"
+    done = run_cli(
+        repo_config,
+        "stage",
+        "train",
+        "--set",
+        f"output_root={root}",
+        "--set",
+        f"train.init_checkpoint={missing}",
+        "--set",
+        bert_only,
+        "--set",
+        f"tfrecords.bert_vocab={vocab}",
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "cls/seq_relationship/output_bias" in done.stderr and "Traceback" not in done.stderr
+    assert not (root / "train").exists()
 
 
 def test_finetune_from_a_korpatbert_folder_is_reproducible(korpat_release, tmp_path):

@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.tools.bad_inputs import cases as bad_input_cases
 from pipeline.tools.bad_inputs import harness as bad_input_harness
+from pipeline.tools.bad_inputs import run_cases
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
@@ -39,6 +40,11 @@ def test_command_succeeds_and_prints_every_case(run):
     table = result.stdout
     for case in bad_input_cases.cases(BIG_MB):
         assert f"| {case.name} | " in table and f"(`{case.file}`)" in table
+    # The run-level cases: each refused in one line, exit 2, every output untouched.
+    for case in run_cases.CASES:
+        assert f"| {case.name} | {case.what} | {case.expect} | exit 2: " in table
+        row = next(line for line in table.splitlines() if line.startswith(f"| {case.name} | "))
+        assert row.endswith("| yes | ✓ |"), row
     assert "✗" not in table
 
 

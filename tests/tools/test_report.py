@@ -3,19 +3,17 @@ root, checked exactly; no external reference in the page; a render in headless C
 
 from __future__ import annotations
 
-import html.parser
 import json
 import os
 import pathlib
 import re
-import shutil
-import subprocess
 
 import pytest
 
 from pipeline.pretraining.bert_instances import BertInstance
 from pipeline.pretraining.example_writer import example_bytes, write_tfrecord_file
 from pipeline.pretraining.features import bert_features
+from tests.helpers import chromium_command, external_references, render_offline
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "본", "발명", "장치"]
 # doc_id, cpc_section, sentences: rows of a document adjacent, as clean writes them
@@ -304,40 +302,6 @@ def test_every_section_says_not_run_yet_on_an_empty_root(tmp_path):
 # ------------------------------------------------------------------ offline
 
 
-class _References(html.parser.HTMLParser):
-    """Every src/href value and every @import / url() in <style> of a page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-        self._in_style = False
-
-    def handle_starttag(self, tag, attrs):
-        self._in_style = tag == "style"
-        for name, value in attrs:
-            if name in ("src", "href", "xlink:href", "srcset", "poster", "data", "action") and value:
-                self.urls.append(value)
-
-    def handle_endtag(self, tag):
-        self._in_style = False
-
-    def handle_data(self, data):
-        if self._in_style:
-            self.urls += re.findall(r"@import\s+(?:url\()?['\"]?([^'\")\s;]+)", data)
-            self.urls += re.findall(r"url\(\s*['\"]?([^'\")]+)", data)
-
-
-def external_references(page: str) -> list[str]:
-    """References that leave the page: anything but #anchors, relative paths and data: URLs."""
-    parser = _References()
-    parser.feed(page)
-    return [
-        u
-        for u in parser.urls
-        if re.match(r"^\s*([a-z][a-z0-9+.-]*:|//)", u, re.I) and not u.startswith("data:")
-    ]
-
-
 def test_report_has_no_external_reference(output_root):
     from pipeline.tools.report import write_report
 
@@ -353,23 +317,6 @@ def test_report_has_no_external_reference(output_root):
     ]
 
 
-def chromium_command(*args: str) -> list[str] | None:
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    if binary is None:
-        return None
-    return [
-        binary,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        *args,
-    ]
-
-
 def test_report_renders_in_headless_chromium(output_root, tmp_path):
     """Draws offline: the DOM Chromium built holds no external reference, and a screenshot comes out."""
     from pipeline.tools.report import write_report
@@ -377,33 +324,10 @@ def test_report_renders_in_headless_chromium(output_root, tmp_path):
     if chromium_command() is None:
         pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
     path = os.path.abspath(write_report(str(output_root)))
-    profile = str(tmp_path / "profile")
-    # Every host resolves to nothing: a request that left the page would fail, not hang.
-    offline = "--host-resolver-rules=MAP * ~NOTFOUND"
-    dom = subprocess.run(
-        chromium_command(f"--user-data-dir={profile}", offline, "--dump-dom", f"file://{path}"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert "Corpus (KorPatBERT" in dom.stdout and "<svg" in dom.stdout
-    assert external_references(dom.stdout) == []
-    shot = tmp_path / "report.png"
-    done = subprocess.run(
-        chromium_command(
-            f"--user-data-dir={profile}",
-            offline,
-            f"--screenshot={shot}",
-            "--window-size=1280,4000",
-            f"file://{path}",
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert shot.stat().st_size > 10_000
+    dom = render_offline(path, tmp_path / "report.png")
+    assert "Corpus (KorPatBERT" in dom and "<svg" in dom
+    assert external_references(dom) == []
+    assert (tmp_path / "report.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow

@@ -9,7 +9,11 @@ process; DirectRunner as `pipeline.yaml` configures it), with the network
 guard of `pipeline.tools.netguard` in every process, and samples the memory of the
 process tree. Then it reads the manifests, reject files and outputs, and
 prints a markdown table: each case, what was expected, what happened, counts;
-then the accounting identities and the guard's findings.
+then the accounting identities and the guard's findings. Last, the run-level
+cases of `run_cases` (a second writer, a typo, a bad Beam flag, a missing word
+list, inputs under the output root, a glob-like root, YAML aliases, NaN, a
+damaged and a stale upstream), each run through the CLI against that finished
+output, which none of them may touch.
 
 Exit code 0 when every case had its expected outcome and every check held,
 1 otherwise. Without --out the work folder is a temporary one, deleted after.
@@ -34,6 +38,7 @@ from pipeline.io.memory import PeakMemory
 from pipeline.layout import REPO_ROOT
 from pipeline.tools import netguard
 from pipeline.tools.bad_inputs import cases as bad_cases
+from pipeline.tools.bad_inputs import run_cases
 
 CORPUS = "불량 입력 corpus"
 OUTPUT = "출력 결과"
@@ -354,7 +359,11 @@ def run(
     output_root = os.path.join(work, OUTPUT)
     results = collect(cases, corpus_root, output_root)
     found = checks(results, output_root, work)
-    return all_ok(cases, results, found), render(cases, results, found, output_root, memory)
+    report = render(cases, results, found, output_root, memory)
+    # Then the run-level cases, each against this finished output (which none may touch).
+    ran = run_cases.run_all(run_cases.Setting(work, config_path, output_root, corpus_root))
+    report += "\n\n" + run_cases.render(ran)
+    return all_ok(cases, results, found) and all(r.ok for r in ran), report
 
 
 def main(out: str | None = None, big_mb: float = 50, beam_args: Sequence[str] = ()) -> int:

@@ -1,13 +1,15 @@
 """google-research/bert's own modeling.py (the bert-tensorflow 1.0.4 wheel) as an independent check.
 
-Run as a child process (it needs TF_USE_LEGACY_KERAS=1 for tf.compat.v1.layers):
+Needs the dev requirements' bert-tensorflow wheel (`bert` package). Run as a child process
+(it needs TF_USE_LEGACY_KERAS=1 for tf.compat.v1.layers); `equivalence --google-modeling`
+and the tests do:
 
-    python tests/components/google_reference.py restore GOOGLE_DIR INPUTS.npz OUT.npz
+    python -m components.model_formats.google_reference restore GOOGLE_DIR INPUTS.npz OUT.npz
         builds BertModel + run_pretraining.py's heads from GOOGLE_DIR/bert_config.json,
         restores GOOGLE_DIR's checkpoint into them, fails on any variable missing
         from the checkpoint or left over in it, and writes sequence_output,
         pooled_output, mlm_log_probs and nsp_log_probs for the inputs.
-    python tests/components/google_reference.py write DIR
+    python -m components.model_formats.google_reference write DIR
         writes a KorPatBERT-like release with random tiny weights: model.ckpt-7
         (weights + Adam slots + global_step), korpat_bert_config.json, korpat_vocab.txt.
 
