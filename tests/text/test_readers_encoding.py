@@ -109,3 +109,15 @@ def test_binary_with_nuls_at_both_parities_stays_binary():
     with pytest.raises(InputRejected) as exc:
         decode_bytes(data)
     assert exc.value.reason == "binary_file"
+
+
+def test_bad_characters_are_exactly_unicode_controls_but_whitespace_and_the_replacement_char():
+    """The regex that counts them agrees with unicodedata's Cc category on every code point."""
+    import unicodedata
+
+    from pipeline.text.readers.encoding import _BAD_CHAR
+
+    def bad(ch: str) -> bool:
+        return ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v")
+
+    assert [c for c in map(chr, range(0x110000)) if bad(c) != bool(_BAD_CHAR.match(c))] == []
