@@ -28,6 +28,7 @@ outputs are byte-identical.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import pickle
 import struct
 import threading
@@ -241,3 +242,50 @@ def iter_frames(ref: Block, chunk_size: int) -> Iterator[tuple[int, int, bytes]]
             continue
         yield key, index, pending[at + header : at + header + length]
         at += header + length
+
+
+def merged_frames(blocks: Iterable[Block], buffer_bytes: int) -> Iterator[tuple[int, int, bytes]]:
+    """The records of `frame_records` blocks, each sorted, as one stream in (sort key,
+    index, bytes) order. Each block is read in chunks (`buffer_bytes` shared between
+    them), so memory holds a chunk per block, never the blocks' data."""
+    blocks = list(blocks)
+    chunk = min(1 << 20, max(16 << 10, buffer_bytes // max(1, len(blocks))))
+    return heapq.merge(*(iter_frames(block, chunk) for block in blocks))
+
+
+class SortedSpill:
+    """Records (destination, sort key, index, bytes) in any order -> framed blocks, one per
+    destination and sorted, sent through `exchange` as one more scratch file whenever
+    `limit` records are held: a producer's memory holds at most `limit` records, and a
+    consumer merges its blocks (`merged_frames`) into one sorted stream.
+
+        spill = SortedSpill(exchange, "pairs-00003", limit=50_000)
+        for ...:
+            yield from spill.add(destination, key, index, data)
+        yield from spill.flush()
+    """
+
+    def __init__(self, exchange: Exchange, stem: str, limit: int) -> None:
+        self._exchange, self._stem, self._limit = exchange, stem, limit
+        self._held: dict[Any, list] = {}
+        self._count = self._segment = 0
+
+    @property
+    def held(self) -> int:
+        """Records held, not yet sent."""
+        return self._count
+
+    def add(self, destination: Any, key: int, index: int, data: bytes) -> list[tuple[Any, Block]]:
+        """Holds the record; returns the (destination, Block)s sent when the limit is reached."""
+        self._held.setdefault(destination, []).append((key, index, data))
+        self._count += 1
+        return self.flush() if self._count >= self._limit else []
+
+    def flush(self) -> list[tuple[Any, Block]]:
+        """Sends what is held (nothing when nothing is): (destination, Block)s."""
+        if not self._count:
+            return []
+        blocks = {d: frame_records(sorted(records)) for d, records in self._held.items()}
+        sent = self._exchange.send(f"{self._stem}-{self._segment:05d}", blocks)
+        self._held, self._count, self._segment = {}, 0, self._segment + 1
+        return list(sent.items())

@@ -30,7 +30,6 @@ fails when more than `clean.max_error_share` of the documents fail so.
 from __future__ import annotations
 
 import pickle
-from collections import defaultdict
 from collections.abc import Iterable
 
 import apache_beam as beam
@@ -63,9 +62,10 @@ from pipeline.text.near_duplicates import (
     NEAR_DUPLICATES_VERSION,
     MinHasher,
     NearDuplicateParams,
+    attach_signatures,
     band_keys,
     bucket_pairs,
-    confirm_pair,
+    confirm_attached,
     is_large_bucket,
     paragraph_keys,
     publication_signature,
@@ -147,10 +147,11 @@ def signature_path(output_dir: str, index: int, num_shards: int) -> str:
     )
 
 
-def read_signatures(path: str, sources) -> dict:
-    """The signatures of `sources` in one shard's signature file (streamed: memory holds
-    only the wanted ones)."""
-    return {source: signature for source, signature in read_work(path) if source in sources}
+# Near-duplicate candidates and pairs a task holds before it sends them on as one more
+# scratch file (a pair carries ~1-2 kB of signature).
+SPILL_PAIRS = 50_000
+# Read buffers a task shares between the blocks it merges.
+MERGE_BUFFER_BYTES = 32 << 20
 
 
 class CleanAndKey(beam.DoFn):
@@ -162,8 +163,9 @@ class CleanAndKey(beam.DoFn):
     text left, DOCUMENT (hash, (doc_id, source, index)) and PARAGRAPH
     (hash, (doc_id, source, index, paragraph_index)); with near-duplicate
     detection on, WHOLE_BAND (band key, (doc_id, source, index)) and
-    PARAGRAPH_BAND (band key, (doc_id, source, index, paragraph_index)), the
-    signatures themselves going to the shard's signature file. A new key file starts
+    PARAGRAPH_BAND (band key, (doc_id, source, index, ordinal, paragraph rank)), the
+    signatures themselves going to the shard's signature file, where `ordinal` is
+    the signature's position (band keys carry (doc_id, source, index, ordinal)). A new key file starts
     every SPILL_KEYS keys, so a task's memory does not grow with its shard.
     Cleaning once and pickling the result is cheaper than cleaning again in
     phase 2.
@@ -190,7 +192,7 @@ class CleanAndKey(beam.DoFn):
         index, path = element
         config = self._config
         keys: dict[tuple[int, int], list] = {}
-        held = segment = 0
+        held = segment = ordinal = 0
 
         def add(kind: int, key: str | bytes, value: tuple) -> None:
             keys.setdefault((key_partition(key), kind), []).append((key, value))
@@ -231,14 +233,16 @@ class CleanAndKey(beam.DoFn):
                             add(PARAGRAPH, text_hash(text), (*instance, p["paragraph_index"]))
                             held += 1
                 if self._near:
-                    held += self._add_bands(add, signatures, instance, cleaned)
+                    held += self._add_bands(add, signatures, (*instance, ordinal), cleaned)
+                    ordinal += 1
         if signatures is not None:
             signatures.close()
         yield from self._write_keys(keys, index, segment)
 
     def _add_bands(self, add, signatures, instance: tuple, cleaned: dict) -> int:
         """The document's signature to the signature file, its band keys to `add`; returns
-        the number of keys. Paragraph keys carry the position in the signature (the
+        the number of keys. `instance`: (doc_id, source, shard index, ordinal in the
+        signature file). Paragraph keys carry the position in the signature (the
         cleaned paragraph's rank), which the confirmation reads."""
         params = self._params
         texts = [paragraph_text(p) for p in cleaned["paragraphs"]]
@@ -296,12 +300,12 @@ def decide_texts(element, id_losers, near_losers=None):
 
 
 def near_candidates(element, id_losers, max_bucket_size: int):
-    """(partition, [(kind, Block)]) -> (shard index of a, (a, b, a's paragraph rank,
-    b's)) for each candidate pair of instances a < b, (doc_id, source, shard index),
-    sharing a band key; rank -1 for whole-text keys. Distinct per partition; instances
-    that lost their id take no part. Counts the buckets too large to pair in full."""
+    """(partition, [(kind, Block)]) -> (shard index of a, a's ordinal, (a, b, a's paragraph
+    rank, b's)) for each candidate pair of instances a < b, (doc_id, source, shard
+    index, ordinal), sharing a band key; rank -1 for whole-text keys. A pair sharing
+    several keys comes once per key (the shard of a merges them); instances that lost
+    their id take no part. Counts the buckets too large to pair in full."""
     _, refs = element
-    found = set()
     for kind, whole in ((WHOLE_BAND, True), (PARAGRAPH_BAND, False)):
         for _, members in grouped_keys(refs, kind):
             members = [m for m in members if m[1] not in id_losers]
@@ -309,39 +313,25 @@ def near_candidates(element, id_losers, max_bucket_size: int):
                 Metrics.counter(NAME, "near_duplicate_large_buckets").inc()
             for a, b in bucket_pairs(members, max_bucket_size, whole):
                 if whole:
-                    found.add((a, b, -1, -1))
+                    yield a[2], a[3], (a, b, -1, -1)
                 else:
-                    found.add((a[:3], b[:3], a[3], b[3]))
-    for a, b, rank_a, rank_b in sorted(found):
-        yield a[2], (a, b, rank_a, rank_b)
+                    yield a[2], a[3], (a[:4], b[:4], a[4], b[4])
 
 
-def pairs_with_signatures(index: int, candidates, output_dir: str, num_shards: int):
-    """One shard's candidates (it holds a) -> (shard index of b, (a, b, a's signature,
-    paragraph rank pairs)), one per pair: a's signature travels to b's shard."""
-    by_pair: dict[tuple, set] = defaultdict(set)
-    for a, b, rank_a, rank_b in candidates:
-        ranks = by_pair[(a, b)]
-        if rank_a >= 0:
-            ranks.add((rank_a, rank_b))
-    wanted = {a[1] for a, _ in by_pair}
-    signatures = read_signatures(signature_path(output_dir, index, num_shards), wanted) if wanted else {}
-    for (a, b), ranks in sorted(by_pair.items()):
-        yield b[2], (a, b, signatures[a[1]], sorted(ranks))
+def framed_pairs(blocks):
+    """A task's blocks of pickled candidates or pairs, each sorted by ordinal -> one
+    stream of (ordinal, item) in ordinal order."""
+    for ordinal, _, data in file_shuffle.merged_frames(blocks, MERGE_BUFFER_BYTES):
+        yield ordinal, pickle.loads(data)
 
 
-def confirm_pairs(index: int, pairs, params: NearDuplicateParams, output_dir: str, num_shards: int):
-    """One shard's pairs (it holds b) -> ((a, b), (estimated Jaccard, a's contained share,
-    b's)) for each confirmed pair."""
-    pairs = list(pairs)
-    wanted = {b[1] for _, b, _, _ in pairs}
-    signatures = read_signatures(signature_path(output_dir, index, num_shards), wanted) if wanted else {}
-    for a, b, signature_a, ranks in pairs:
-        Metrics.counter(NAME, "near_duplicate_candidate_pairs").inc()
-        found = confirm_pair(signature_a, signatures[b[1]], ranks, params)
-        if found:
-            Metrics.counter(NAME, "near_duplicate_pairs_confirmed").inc()
-            yield (a, b), found
+def spill_pairs(items, exchange: file_shuffle.Exchange, stem: str):
+    """(shard index, ordinal, item)s -> (shard index, Block)s of framed items sorted by
+    ordinal, a scratch file every SPILL_PAIRS items."""
+    spill = file_shuffle.SortedSpill(exchange, stem, SPILL_PAIRS)
+    for index, ordinal, item in items:
+        yield from spill.add(index, ordinal, 0, pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
+    yield from spill.flush()
 
 
 def near_duplicate_markers(confirmed) -> list[tuple[int, tuple]]:
@@ -398,7 +388,7 @@ class DecideTexts(beam.DoFn):
 
 class FindNearCandidates(beam.DoFn):
     """(partition, [(kind, Block)]) -> (shard index, Block of candidate pairs), by the
-    shard of each pair's smaller instance (`near_candidates`)."""
+    shard of each pair's smaller instance (`near_candidates`), sorted by its ordinal."""
 
     def __init__(self, output_dir: str, max_bucket_size: int, exchange: str = file_shuffle.FILES) -> None:
         self._exchange = exchange_of(output_dir, exchange)
@@ -406,12 +396,12 @@ class FindNearCandidates(beam.DoFn):
 
     def process(self, element, id_losers):
         candidates = near_candidates(element, id_losers, self._max_bucket_size)
-        yield from store_markers(candidates, self._exchange, f"near-candidates-{element[0]:05d}")
+        yield from spill_pairs(candidates, self._exchange, f"near-candidates-{element[0]:05d}")
 
 
 class AttachSignatures(beam.DoFn):
     """(index, {"candidates": Blocks}) -> (shard index of b, Block of pairs with a's
-    signature) (`pairs_with_signatures`)."""
+    signature, sorted by b's ordinal) (`attach_signatures`)."""
 
     def __init__(self, output_dir: str, num_shards: int, exchange: str = file_shuffle.FILES) -> None:
         self._output_dir, self._num_shards = output_dir, num_shards
@@ -419,22 +409,26 @@ class AttachSignatures(beam.DoFn):
 
     def process(self, element):
         index, grouped = element
-        candidates = (c for block in file_shuffle.load_blocks(grouped["candidates"]) for c in block)
-        pairs = pairs_with_signatures(index, candidates, self._output_dir, self._num_shards)
-        yield from store_markers(pairs, self._exchange, f"near-pairs-{index:05d}")
+        signatures = read_work(signature_path(self._output_dir, index, self._num_shards))
+        pairs = attach_signatures(framed_pairs(grouped["candidates"]), signatures)
+        yield from spill_pairs(pairs, self._exchange, f"near-pairs-{index:05d}")
 
 
 class ConfirmNearPairs(beam.DoFn):
     """(index, {"pairs": Blocks}) -> ((a, b), (Jaccard, a's share, b's share)) per confirmed
-    pair (`confirm_pairs`)."""
+    pair (`confirm_attached`)."""
 
     def __init__(self, params: NearDuplicateParams, output_dir: str, num_shards: int) -> None:
         self._params, self._output_dir, self._num_shards = params, output_dir, num_shards
 
     def process(self, element):
         index, grouped = element
-        pairs = (p for block in file_shuffle.load_blocks(grouped["pairs"]) for p in block)
-        yield from confirm_pairs(index, pairs, self._params, self._output_dir, self._num_shards)
+        signatures = read_work(signature_path(self._output_dir, index, self._num_shards))
+        for pair, found in confirm_attached(framed_pairs(grouped["pairs"]), signatures, self._params):
+            Metrics.counter(NAME, "near_duplicate_candidate_pairs").inc()
+            if found:
+                Metrics.counter(NAME, "near_duplicate_pairs_confirmed").inc()
+                yield pair, found
 
 
 class ResolveNearDuplicates(beam.DoFn):

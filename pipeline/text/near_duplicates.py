@@ -190,13 +190,20 @@ class PublicationSignature:
     """A publication's paragraph signatures (with their lengths) and its whole-text signature."""
 
     doc_id: str
-    paragraphs: tuple[Signature, ...]
+    paragraphs: tuple[Signature | None, ...]  # None: left out by `keeping`
     lengths: tuple[int, ...]  # characters per paragraph
     whole: Signature
 
     @property
     def characters(self) -> int:
         return sum(self.lengths)
+
+    def keeping(self, paragraphs: Iterable[int]) -> PublicationSignature:
+        """This signature with only the given paragraphs' signatures (the others None): what
+        one candidate pair's confirmation reads, a fraction of the bytes to send."""
+        keep = set(paragraphs)
+        kept = tuple(s if i in keep else None for i, s in enumerate(self.paragraphs))
+        return dataclasses.replace(self, paragraphs=kept)
 
 
 def _word_hashes(tokens: list[str]) -> np.ndarray:
@@ -401,3 +408,56 @@ def find_near_duplicates(
     hasher = MinHasher(params.num_perm, params.seed)
     signatures = {d: publication_signature(d, ps, hasher, params) for d, ps in publications.items()}
     return removals(confirmed_pairs(signatures, params))
+
+
+# ------------------------------------------------------------------ streamed confirmation
+#
+# The stage confirms candidate pairs shard by shard without holding a shard's pairs:
+# candidates arrive at the shard of their smaller member a sorted by a's position in
+# the shard's signature file, and pairs at b's shard sorted by b's; each is then one
+# pass over the sorted stream and the signature file together (a merge join).
+# Members are (doc_id, source, shard, position) tuples.
+
+
+def _signature_at(signatures, position: int, source: str) -> PublicationSignature:
+    """The signature at `position` of a signature stream, (position, (source, signature))
+    pairs read in order; the stream is left just past it."""
+    for at, (found, signature) in signatures:
+        if at == position:
+            if found != source:
+                raise RuntimeError(f"signature {position} is {found!r}, expected {source!r}")
+            return signature
+    raise RuntimeError(f"no signature {position} ({source!r}) in the shard's signature file")
+
+
+def attach_signatures(candidates: Iterable[tuple[int, tuple]], signatures: Iterable[tuple]):
+    """A shard's candidates in order of a's position ((position, (a, b, a's paragraph rank
+    or -1, b's)) pairs) and its signature file's (source, signature)s in file order ->
+    (b's shard, b's position, (a, b, a's signature, paragraph rank pairs)), once per
+    pair (a pair sharing several band keys arrives once per key): a's signature keeps
+    only the paragraphs the pair compares. Memory holds one a's candidates."""
+    signatures = enumerate(signatures)
+    for position, group in itertools.groupby(candidates, key=lambda c: c[0]):
+        by_pair: dict[tuple, set] = defaultdict(set)
+        for _, (a, b, rank_a, rank_b) in group:
+            ranks = by_pair[(a, b)]
+            if rank_a >= 0:
+                ranks.add((rank_a, rank_b))
+        signature = _signature_at(signatures, position, next(iter(by_pair))[0][1])
+        for (a, b), ranks in sorted(by_pair.items()):
+            yield b[2], b[3], (a, b, signature.keeping(r for r, _ in ranks), sorted(ranks))
+
+
+def confirm_attached(
+    pairs: Iterable[tuple[int, tuple]], signatures: Iterable[tuple], params: NearDuplicateParams
+):
+    """A shard's pairs in order of b's position ((position, (a, b, a's signature, rank
+    pairs)) pairs) and its signature file's (source, signature)s -> ((a, b), (estimated
+    Jaccard, a's contained share, b's) or None) per pair, a and b as (doc_id, source,
+    shard). One pass over both, as `attach_signatures`."""
+    signatures = enumerate(signatures)
+    current, signature_b = -1, None
+    for position, (a, b, signature_a, ranks) in pairs:
+        if position != current:
+            current, signature_b = position, _signature_at(signatures, position, b[1])
+        yield (a[:3], b[:3]), confirm_pair(signature_a, signature_b, ranks, params)

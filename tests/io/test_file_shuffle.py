@@ -86,3 +86,25 @@ def test_a_block_cut_inside_a_record_fails(tmp_path):
     refs = file_shuffle.write_blocks(str(tmp_path / "cut.bin"), {0: data[:-2]})
     with pytest.raises(OSError, match="ends inside a record"):
         list(file_shuffle.iter_frames(refs[0], 4))
+
+
+@pytest.mark.parametrize("mode", file_shuffle.EXCHANGE_MODES)
+def test_sorted_spill_holds_at_most_its_limit_and_the_merge_is_sorted(folder, mode):
+    import random
+
+    rng = random.Random(7)
+    records = [(rng.randrange(3), rng.randrange(1000), k, bytes([k % 256]) * (k % 5)) for k in range(100)]
+    spill = file_shuffle.SortedSpill(file_shuffle.Exchange(mode, folder), "pairs-00001", limit=30)
+    sent, held_after = [], []
+    for destination, key, index, data in records:
+        sent += spill.add(destination, key, index, data)
+        held_after.append(spill.held)
+    sent += spill.flush()
+    assert spill.flush() == [] and max(held_after) < 30
+    # 100 records at 30 a segment: 4 sends, each a block per destination it held.
+    if mode == file_shuffle.FILES:
+        assert len({ref.path for _, ref in sent}) == 4
+    for destination in range(3):
+        blocks = [block for d, block in sent if d == destination]
+        merged = list(file_shuffle.merged_frames(blocks, buffer_bytes=1 << 16))
+        assert merged == sorted((key, index, data) for d, key, index, data in records if d == destination)

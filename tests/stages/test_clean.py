@@ -331,3 +331,82 @@ def test_near_duplicates_end_to_end(tmp_path):
         ),
     ]
     assert {r["doc_id"] for r in _sentences(out)} == {"KR1", "KR4"}
+
+
+def test_near_duplicate_pairs_stream_through_the_shards_and_match_the_in_memory_result():
+    """The stage's three near-duplicate steps as plain functions (`near_candidates`, then
+    `attach_signatures` and `confirm_attached` of the library), on two shards: band
+    buckets -> candidates at a's shard -> pairs with a's (trimmed) signature at b's shard
+    -> confirmed pairs, the same as `confirmed_pairs` in memory. Each step reads its
+    shard's signatures once, in file order, and yields before reading on."""
+    from pipeline.text.near_duplicates import (
+        MinHasher,
+        NearDuplicateParams,
+        attach_signatures,
+        band_keys,
+        confirm_attached,
+        confirmed_pairs,
+        paragraph_keys,
+        publication_signature,
+    )
+
+    params = NearDuplicateParams.of(NearDuplicatesConfig())
+    hasher = MinHasher(params.num_perm, params.seed)
+    docs = {"KR1": SPEC, "KR2": AMENDED, "KR3": DIVISIONAL, "KR4": OTHER}
+    signatures = {d: publication_signature(d, [t for _, t in ps], hasher, params) for d, ps in docs.items()}
+    # Shard 0 holds KR3 and KR1 (in that file order), shard 1 KR4 and KR2.
+    shards = {0: ["KR3", "KR1"], 1: ["KR4", "KR2"]}
+    instance = {
+        d: (d, f"src-{d}", shard, ordinal) for shard, ds in shards.items() for ordinal, d in enumerate(ds)
+    }
+    whole = [
+        (key, instance[d])
+        for d, s in signatures.items()
+        for key in band_keys(s.whole, params.bands, params.rows)
+    ]
+    paragraphs = [
+        (key, (*instance[d], rank)) for d, s in signatures.items() for key, rank in paragraph_keys(s, params)
+    ]
+    refs = [
+        (clean.WHOLE_BAND, file_shuffle.dump(whole)),
+        (clean.PARAGRAPH_BAND, file_shuffle.dump(paragraphs)),
+    ]
+    candidates = list(clean.near_candidates((0, refs), {}, params.max_bucket_size))
+    assert {c[2][:2] for c in candidates} >= {
+        (instance["KR1"], instance["KR2"]),
+        (instance["KR1"], instance["KR3"]),
+    }
+
+    read = []
+
+    def signature_file(shard):
+        for d in shards[shard]:
+            read.append(d)
+            yield f"src-{d}", signatures[d]
+
+    def in_ordinal_order(items, shard):
+        return sorted(
+            ((ordinal, item) for index, ordinal, item in items if index == shard), key=lambda x: x[0]
+        )
+
+    pairs = []
+    for shard in shards:
+        read.clear()
+        stream = attach_signatures(in_ordinal_order(candidates, shard), signature_file(shard))
+        first = next(stream, None)
+        if first is not None:  # the first a's pairs come before the file is read past a
+            assert read[-1] == first[2][0][0]
+            pairs += [first, *stream]
+        assert read == shards[shard][: len(read)]
+    # Only the paragraphs a pair compares travel with a's signature.
+    for _, _, (_a, _b, signature_a, ranks) in pairs:
+        sent = {i for i, s in enumerate(signature_a.paragraphs) if s is not None}
+        assert sent == {i for i, _ in ranks}
+    confirmed = {}
+    for shard in shards:
+        for (a, b), found in confirm_attached(in_ordinal_order(pairs, shard), signature_file(shard), params):
+            assert (a[0], b[0]) not in confirmed and len(a) == len(b) == 3
+            if found:
+                confirmed[(a[0], b[0])] = found
+    assert confirmed == confirmed_pairs(signatures, params)
+    assert set(confirmed) == {("KR1", "KR2"), ("KR1", "KR3"), ("KR2", "KR3")}
