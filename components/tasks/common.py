@@ -126,13 +126,15 @@ def fit_and_predict(model, losses, x_train, y_train, x_test, settings, sample_we
     """Adam at settings.learning_rate, settings.epochs over shuffled batches, then predict the
     test inputs; returns the predictions, the loss per epoch and throughput figures.
 
-    Every batch has one shape (see `padded_length`): Keras traces its train step once, which on
-    a small encoder costs more than the epochs themselves."""
+    Every batch has one shape (see `padded_length`), so Keras traces its train step once, and
+    without AutoGraph (`trace_without_autograph`): on a small encoder tracing can cost more than
+    the epochs themselves."""
     import tensorflow as tf
     import tf_keras
 
     tf.keras.utils.set_random_seed(settings.seed)
     model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate=settings.learning_rate), loss=losses)
+    trace_without_autograph(model)
     n_train = len(next(iter(x_train.values())))
     started = time.perf_counter()
     history = model.fit(
@@ -159,6 +161,25 @@ def fit_and_predict(model, losses, x_train, y_train, x_test, settings, sample_we
             "predict_seconds": round(predict_seconds, 2),
         },
     }
+
+
+def trace_without_autograph(model) -> None:
+    """Make a compiled Keras model's train, test and predict steps tf.functions without AutoGraph.
+
+    Keras traces them with AutoGraph, which converts every layer of the encoder again (as
+    building it would, see load_model): ~25 s of a demo task's fit on two cores, more than its
+    epochs. The layers' Python branches depend on the config only, so the graphs are the same:
+    the same losses and scores, bit for bit. fit, evaluate and predict reuse these functions
+    until the next compile."""
+    import tensorflow as tf
+
+    for attribute, make in (
+        ("train_function", model.make_train_function),
+        ("test_function", model.make_test_function),
+        ("predict_function", model.make_predict_function),
+    ):
+        traced = make()
+        setattr(model, attribute, tf.function(traced.python_function, autograph=False, reduce_retracing=True))
 
 
 def padded_length(lengths, max_len: int) -> int:

@@ -2,14 +2,8 @@
 
 import json
 import os
-import shutil
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
-import yaml
 
 from pipeline.config import load_config
 from pipeline.run.runner import StageContext
@@ -193,124 +187,8 @@ def test_finetune_rejects_a_malformed_line(tmp_path):
         read_labelled(str(path))
 
 
-# ------------------------------------------------------------------ the stage, end to end
-
-
-def _train_config(tmp_path, root, steps):
-    with open(REPO_CONFIG, encoding="utf-8") as f:
-        data = yaml.safe_load(f)
-    data["output_root"] = str(root)
-    for spec in data["inputs"]:
-        spec["glob"] = os.path.join(REPO, spec["glob"])
-    data["train"].update(
-        {
-            "phases": [{"output": "bert-128", "steps": steps}, {"output": "electra-128", "steps": steps}],
-            "checkpoint_every": 10,
-            "summary_every": 10,
-            "eval_steps": 3,
-        }
-    )
-    data["finetune"].update(
-        {
-            "data": os.path.join(REPO, "data", "demo", "cpc_sentences.tsv"),
-            "epochs": 2,
-            "max_len": 64,
-            # A tiny encoder trained for seconds needs a larger step than BERT-base's 3e-5.
-            "learning_rate": 0.001,
-        }
-    )
-    for section in ("nouns", "dictionary"):
-        for key, value in list(data[section].items()):
-            if isinstance(value, str) and os.path.isfile(os.path.join(REPO, value)):
-                data[section][key] = os.path.join(REPO, value)
-            if isinstance(value, list):
-                data[section][key] = [
-                    os.path.join(REPO, v)
-                    if isinstance(v, str) and os.path.isfile(os.path.join(REPO, v))
-                    else v
-                    for v in value
-                ]
-    return write_config(tmp_path, data)
-
-
-def _checkpoint_steps(root):
-    steps = []
-    folder = root / "train" / "checkpoints"
-    if folder.is_dir():
-        for sub in folder.iterdir():
-            steps += [int(n.split("-")[1].split(".")[0]) for n in os.listdir(sub) if n.endswith(".index")]
-    return steps
-
-
-@pytest.mark.slow
-def test_train_stage_runs_resumes_after_a_kill_caches_and_finetunes(demo_tfrecords, tmp_path):
-    root = tmp_path / "out"
-    shutil.copytree(demo_tfrecords, root)
-    config = _train_config(tmp_path, root, steps=30)
-
-    # 1. Killed once a checkpoint past step 0 exists: no manifest, status says incomplete.
-    child = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "train", "--config", config],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.time() + 600
-    while not [s for s in _checkpoint_steps(root) if s > 0] and child.poll() is None:
-        assert time.time() < deadline, "no checkpoint within 10 minutes"
-        time.sleep(0.5)
-    os.killpg(child.pid, signal.SIGKILL)
-    child.wait()
-    saved = max(_checkpoint_steps(root))
-    assert 0 < saved < 30
-    assert not (root / "train" / "manifest.json").exists()
-    assert "train        incomplete" in run_cli(config, "status").stdout
-
-    # 2. The rerun resumes from that checkpoint and finishes both phases.
-    result = run_cli(config, "train")
-    assert result.returncode == 0, result.stderr[-4000:]
-    manifest = json.loads((root / "train" / "manifest.json").read_text())
-    assert manifest["counters"]["steps_bert-128"] == 30 and manifest["counters"]["steps_electra-128"] == 30
-    bert = manifest["report"]["bert-128"]
-    assert bert["metrics"]["replicas"] == 2  # MirroredStrategy over 2 logical CPUs
-    for phase in ("bert-128", "electra-128"):
-        export = manifest["report"][phase]["export"]
-        assert set(os.listdir(export)) >= {
-            "checkpoint",
-            "config.json",
-            "saved_model",
-            "training.json",
-            "vocab.txt",
-            "google",
-            "hf",
-            "tokenizer_settings.json",
-        }
-        with open(os.path.join(export, "config.json"), encoding="utf-8") as f:
-            config_json = json.load(f)
-        assert config_json["model_type"] == phase.split("-")[0]
-        # The pushed copy is complete: its SavedModel loads (TFX's Pusher alone drops the nested .pb).
-        import tensorflow as tf
-
-        assert "serving_default" in tf.saved_model.load(os.path.join(export, "saved_model")).signatures
-    assert "train        done" in run_cli(config, "status").stdout
-
-    # 3. Forced rerun with nothing changed: TFX's cache serves every node, no new export.
-    exports = sorted(os.listdir(root / "train" / "export" / "bert-128"))
-    again = run_cli(config, "train", "--force")
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert sorted(os.listdir(root / "train" / "export" / "bert-128")) == exports
-
-    # 4. Fine-tune the exported BERT on the demo's CPC sentences.
-    tuned = run_cli(config, "finetune", timeout=900)
-    assert tuned.returncode == 0, tuned.stderr[-3000:]
-    report = json.loads((root / "finetune" / "bert" / "report.json").read_text())
-    assert report["export"] == bert["export"]
-    assert report["labels"] == list("ABCDEFGH")
-    assert report["train_loss_per_epoch"][-1] < report["train_loss_per_epoch"][0]
-    # Patent sentences carry their section's vocabulary: well above the majority class.
-    assert report["test_accuracy"] > report["majority_baseline"] + 0.15
-    assert "test accuracy" in tuned.stdout
+# The stage end to end (killed and resumed, served from TFX's cache, then finetune) is part of
+# tests/components/test_tasks_end_to_end.py, which pretrains the demo's BERT once for all of it.
 
 
 def test_plan_starts_the_first_phase_of_each_model_type_from_init_checkpoint(tmp_path):
