@@ -117,10 +117,14 @@ def work_path(output_dir: str, index: int, num_shards: int) -> str:
 
 # Dedup keys are exchanged through scratch files (pipeline/io/file_shuffle.py), in
 # this many hash partitions: one partition's keys are what a decision task
-# holds (~150 bytes per key: ~60 MB per partition for 100M paragraph keys).
+# holds (~200 bytes per key: ~80 MB per partition for 100M paragraph keys).
 DEDUP_PARTITIONS = 256
-# Keys a phase-1 task holds before it writes them out as one more key file.
-SPILL_KEYS = 1_000_000
+# Keys a phase-1 task holds before it writes them out as one more key file: ~200 bytes
+# each as Python tuples (measured), so ~50 MB. A shard's keys are ~115 per publication
+# with near-duplicate detection on (ids, hashes, 20 whole-text and ~62 paragraph band
+# keys), so a shard of 6,800 publications (KorPatBERT's corpus in 600 shards) writes
+# ~3 key files.
+SPILL_KEYS = 250_000
 
 
 def exchange_of(output_dir: str, mode: str) -> file_shuffle.Exchange:
