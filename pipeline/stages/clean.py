@@ -166,11 +166,11 @@ class CleanAndKey(beam.DoFn):
     (doc_id, (source, index)) for every document instance; for those with
     text left, DOCUMENT (hash, (doc_id, source, index)) and PARAGRAPH
     (hash, (doc_id, source, index, paragraph_index)); with near-duplicate
-    detection on, WHOLE_BAND (band key, (doc_id, source, index)) and
+    detection on, WHOLE_BAND (band key, (doc_id, source, index, ordinal)) and
     PARAGRAPH_BAND (band key, (doc_id, source, index, ordinal, paragraph rank)), the
-    signatures themselves going to the shard's signature file, where `ordinal` is
-    the signature's position (band keys carry (doc_id, source, index, ordinal)). A new key file starts
-    every SPILL_KEYS keys, so a task's memory does not grow with its shard.
+    signatures themselves going to the shard's signature file, `ordinal` being the
+    signature's position there. A new key file starts every SPILL_KEYS keys, so a
+    task's memory does not grow with its shard.
     Cleaning once and pickling the result is cheaper than cleaning again in
     phase 2.
     """
