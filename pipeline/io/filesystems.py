@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
@@ -240,6 +241,65 @@ class WriteSortedLines(beam.PTransform):
             | "Gather" >> beam.GroupByKey()
             | "Write" >> beam.ParDo(_WriteSortedFile(self._path))
         )
+
+
+# ------------------------------------------------------------------ reading an upstream
+
+# How a stage reads another stage's files. Built alone, it names them and
+# Beam lists them when the job starts. Fused into one job behind the stage that
+# writes them (`runner.jobs: fused`), it gets that stage's completion element
+# (`after`, one element once every file is written) and lists the files only
+# then: Beam's file sources expand their globs when the job starts, before any
+# step has run. The labels are the same either way.
+
+
+def match_files(pipeline, glob: str, after=None, label: str = "Match"):
+    """The files matching `glob` as Beam `FileMetadata`; listed after `after` when given."""
+    if after is None:
+        return pipeline | label >> fileio.MatchFiles(glob)
+    return after | f"{label}Glob" >> beam.Map(_constant, glob) | label >> fileio.MatchAll()
+
+
+def read_text(pipeline, glob: str, after=None, label: str = "Read"):
+    """The lines of the text files matching `glob`; read after `after` when given."""
+    if after is None:
+        return pipeline | label >> beam.io.ReadFromText(glob, validate=False)
+    return after | f"{label}Glob" >> beam.Map(_constant, glob) | label >> beam.io.ReadAllFromText()
+
+
+def read_parquet(pipeline, glob: str, columns, after=None, label: str = "Read"):
+    """The rows (dicts of `columns`) of the Parquet files matching `glob`; read after `after` when given."""
+    if after is None:
+        return pipeline | label >> beam.io.ReadFromParquet(glob, columns=list(columns), validate=False)
+    return (
+        after
+        | f"{label}Glob" >> beam.Map(_constant, glob)
+        | label >> beam.io.ReadAllFromParquet(columns=list(columns))
+    )
+
+
+def start(pipeline, after=None, label: str = "Start"):
+    """One element (None) for a central step: at once, or after `after` when given."""
+    if after is None:
+        return pipeline | label >> beam.Create([None])
+    return after | label >> beam.Map(_constant, None)
+
+
+def after_all(pipeline, signals, label: str):
+    """One completion element once every given one has come (None entries ignored);
+    None when none is given."""
+    signals = [s for s in signals if s is not None]
+    if len(signals) <= 1:
+        return signals[0] if signals else None
+    return (
+        tuple(signals)
+        | f"{label}Flatten" >> beam.Flatten(pipeline=pipeline)
+        | f"{label}Count" >> beam.combiners.Count.Globally()
+    )
+
+
+def _constant(_, value):
+    return value
 
 
 # ------------------------------------------------------------------ parquet

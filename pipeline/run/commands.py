@@ -75,17 +75,21 @@ def _run_stages(
         runner.check_output_root(config)
         with OutputLock(runner.output_root(config), command):
             runner.preflight(config, names, stages, beam_args)
-            for name in names:
+            for job in runner.plan_jobs(config, names, stages, force):
                 try:
-                    runner.run_stage(config, stages[name], stages, beam_args, force=force)
+                    if len(job) == 1:
+                        runner.run_stage(config, stages[job[0]], stages, beam_args, force=force)
+                    else:
+                        runner.run_fused(config, [stages[name] for name in job], stages, beam_args)
                 except (runner.RunRefused, OutputLocked):
                     raise
                 except Exception as e:  # a failed stage leaves the previous output in place
+                    what = f"stage {job[0]}" if len(job) == 1 else f"the job of stages {', '.join(job)}"
                     if debug:
-                        logging.exception("stage %s failed", name)
+                        logging.exception("%s failed", what)
                     message = " ".join(str(e).split()) or type(e).__name__
                     hint = "" if debug else " (--debug shows the traceback)"
-                    print(f"error: stage {name} failed: {message}{hint}", file=sys.stderr)
+                    print(f"error: {what} failed: {message}{hint}", file=sys.stderr)
                     return 1
     except (runner.RunRefused, OutputLocked) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -17,6 +17,10 @@ with Beam's GroupByKey, and the job's options carry the experiment
 `shuffle_mode=service` (SERVICE_SHUFFLE), the service's default for batch jobs
 made explicit, unless the config or command line names a shuffle_mode itself.
 
+With `runner.jobs` resolving to `fused` (the default on DataflowRunner), the
+chosen stages are built as `run` would run them: ingest up to vocab's sample in
+one job (`<first>+...+<last>.json`), tfrecords in its own.
+
 Offline, Beam's look-ups of credentials and of the temp and staging buckets
 time out: about 35 s for the first stage a process builds, 10 to 15 s for
 each next one.
@@ -55,8 +59,11 @@ def shuffle_args(flags: Sequence[str]) -> list[str]:
     return [f"--experiments={SERVICE_SHUFFLE}"]
 
 
-def build_job(config: PipelineConfig, stage: runner.Stage, extra_args: Sequence[str] = ()) -> dict[str, Any]:
-    """`stage` as the Dataflow job it would submit, as JSON-able data; submits nothing."""
+def build_job(
+    config: PipelineConfig, job: Sequence[runner.Stage], extra_args: Sequence[str] = ()
+) -> dict[str, Any]:
+    """`job`'s stages (one, or several fused) as the Dataflow job `run` would submit,
+    as JSON-able data; submits nothing."""
     if config.runner.runner != "DataflowRunner":
         raise ConfigError(
             f"runner.runner: build-job needs DataflowRunner, got {config.runner.runner!r} "
@@ -66,9 +73,14 @@ def build_job(config: PipelineConfig, stage: runner.Stage, extra_args: Sequence[
     shuffle = shuffle_args([*config.runner.options, *extra_args])
     options = runner.beam_options(config, [*shuffle, *extra_args, "--dry_run=True"])
     p = beam.Pipeline(options=options)
-    stage.build(p, runner.stage_context(config, stage, offline=True))
+    if len(job) == 1:
+        job[0].build(p, runner.stage_context(config, job[0], offline=True))
+    else:
+        folders = {stage.name: runner.stage_dir(config, stage.name) for stage in job}
+        runner.build_fused(p, config, job, folders, offline=True)
     result = p.run()
-    return {**describe_job(stage.name, result.job), "exchange": config.runner.resolved_exchange}
+    label = "+".join(stage.name for stage in job)
+    return {**describe_job(label, result.job), "exchange": config.runner.resolved_exchange}
 
 
 def describe_job(name: str, job) -> dict[str, Any]:
@@ -138,7 +150,8 @@ def summary(description: dict[str, Any]) -> str:
 
 
 def command(config: PipelineConfig, args, beam_args: Sequence[str]) -> int:
-    """`build-job`: each chosen stage as a Dataflow job, printed as JSON or written to DIR/<stage>.json."""
+    """`build-job`: the chosen stages as the Dataflow jobs `run` would submit (one per
+    stage, or fused), printed as JSON or written to DIR/<stage>.json (DIR/<a>+<b>+....json)."""
     stages = stage_table()
     names, out = args.names, args.out
 
@@ -157,10 +170,15 @@ def command(config: PipelineConfig, args, beam_args: Sequence[str]) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     jobs = {}
-    for name in names:
+    if config.runner.resolved_jobs == "fused":
+        groups = runner.group_stages(names, stages, set(names))
+    else:
+        groups = [[name] for name in names]
+    for group in groups:
+        name = "+".join(group)
         started = time.monotonic()
         try:
-            jobs[name] = build_job(config, stages[name], beam_args)
+            jobs[name] = build_job(config, [stages[n] for n in group], beam_args)
         except ConfigError as e:
             print(f"config error: {e}", file=sys.stderr)
             return 2

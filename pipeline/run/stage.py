@@ -28,6 +28,13 @@ class StageContext:
     # Building or compiling a job without reaching its data (Dataflow dry runs,
     # Vertex AI compiles): upstream manifests are not read.
     offline: bool = False
+    # Upstream stages built into the same Beam job (`runner.jobs: fused`): for
+    # each, a PCollection that holds one element once that stage's output is
+    # complete. A stage reads such an upstream only after that element (see
+    # `after`); the others it reads as finished folders.
+    ready: Mapping[str, beam.PCollection] = dataclasses.field(default_factory=dict)
+    # Every stage of that job (upstream or further up): their manifests do not exist yet.
+    in_this_job: frozenset[str] = frozenset()
 
     def upstream_section(self, name: str) -> types.SimpleNamespace:
         """The config section an earlier stage (`name`, upstream or further up) ran with,
@@ -41,12 +48,18 @@ class StageContext:
         """
         section = None
         path = FileSystems.join(stage_dir(self.config, name), MANIFEST)
-        if not self.offline and FileSystems.exists(path):
+        if not self.offline and name not in self.in_this_job and FileSystems.exists(path):
             with FileSystems.open(path) as f:
                 section = json.loads(f.read().decode("utf-8")).get("config")
         if section is None:
             section = section_dict(getattr(self.config, name))
         return types.SimpleNamespace(**section)
+
+    def after(self, upstream: str):
+        """The upstream's completion element when it runs in the same job, else None:
+        pass it to `filesystems.match_files` and its siblings, which then list the
+        upstream's files only once they are complete."""
+        return self.ready.get(upstream)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +67,9 @@ class Stage:
     name: str
     upstream: tuple[str, ...]
     versions: Mapping[str, str]  # rule versions recorded in the manifest
-    build: Callable[[beam.Pipeline, StageContext], None] | None
+    # Wires the stage's steps into the pipeline and returns its last PCollection
+    # (or several): the runner fuses a later stage behind it by waiting for it.
+    build: Callable[[beam.Pipeline, StageContext], object] | None
     description: str = ""
     # Counters that always appear in the manifest, 0 when never incremented,
     # so the stage's accounting identity can be checked from the manifest.
@@ -75,3 +90,7 @@ class Stage:
     # config against its vocab, say); raises ValueError with one line. Runs before
     # any stage of the command writes.
     check: Callable[[PipelineConfig], None] | None = None
+    # Can run in the same Beam job as its upstreams (`runner.jobs: fused`): it reads
+    # them only through StageContext's upstream_* and start, and needs nothing
+    # their finalize steps write.
+    fusable: bool = False

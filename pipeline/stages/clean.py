@@ -33,7 +33,6 @@ import pickle
 from collections.abc import Iterable
 
 import apache_beam as beam
-from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.metrics import Metrics
 
@@ -651,16 +650,17 @@ class CleanDocuments(beam.PTransform):
         config: CleanConfig,
         output_dir: str,
         exchange: str = file_shuffle.FILES,
+        after=None,
     ) -> None:
         super().__init__()
         self._glob, self._num_shards = paragraphs_glob, num_shards
         self._config, self._output_dir, self._exchange = config, output_dir, exchange
+        self._after = after  # ingest's completion element when fused into its job
 
     def expand(self, pipeline):
         config, n, exchange = self._config, self._num_shards, self._exchange
         shards = (
-            pipeline
-            | "Match" >> fileio.MatchFiles(self._glob)
+            filesystems.match_files(pipeline, self._glob, self._after)
             | "ShardIndex" >> beam.Map(layout.parquet_shard)
             # One element per shard: spread them over the workers.
             | "Spread" >> beam.Reshuffle()
@@ -708,8 +708,13 @@ class CleanDocuments(beam.PTransform):
 def build(p: beam.Pipeline, ctx: StageContext) -> None:
     glob = filesystems.join(ctx.upstream_dirs[layout.INGEST], layout.PARAGRAPHS, "part-*.parquet")
     num_shards = ctx.upstream_section(layout.INGEST).num_shards
-    _ = p | "Clean" >> CleanDocuments(
-        glob, num_shards, ctx.config.clean, ctx.output_dir, ctx.config.runner.resolved_exchange
+    return p | "Clean" >> CleanDocuments(
+        glob,
+        num_shards,
+        ctx.config.clean,
+        ctx.output_dir,
+        ctx.config.runner.resolved_exchange,
+        after=ctx.after(layout.INGEST),
     )
 
 
@@ -725,4 +730,5 @@ STAGE = Stage(
     build=build,
     description="paragraphs -> normalised, split, filtered, deduplicated BERT text",
     accounting=("documents_in", "documents_written", "rejected_documents", "sentences_written"),
+    fusable=True,
 )

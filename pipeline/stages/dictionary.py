@@ -232,19 +232,26 @@ class CheckUserDictionary(beam.DoFn):
 class CompileUserDictionary(beam.PTransform):
     """Nouns + curated lists + user CSVs -> user.csv, user.dic, rejects.jsonl and report.json."""
 
-    def __init__(self, text_glob: str, config: DictionaryConfig, inputs: DictionaryInputs, output_dir: str):
+    def __init__(
+        self,
+        text_glob: str,
+        config: DictionaryConfig,
+        inputs: DictionaryInputs,
+        output_dir: str,
+        after_text=None,
+        after_nouns=None,
+    ):
         super().__init__()
         self._glob, self._config, self._inputs, self._output_dir = text_glob, config, inputs, output_dir
+        # clean's and nouns' completion elements when fused into their job
+        self._after_text, self._after_nouns = after_text, after_nouns
 
     def expand(self, pipeline):
-        built = (
-            pipeline
-            | "Start" >> beam.Create([None])
-            | "Build" >> beam.ParDo(BuildUserDictionary(self._config, self._inputs, self._output_dir))
+        built = filesystems.start(pipeline, self._after_nouns) | "Build" >> beam.ParDo(
+            BuildUserDictionary(self._config, self._inputs, self._output_dir)
         )
         sample = (
-            pipeline
-            | "Read" >> beam.io.ReadFromText(self._glob, validate=False)
+            filesystems.read_text(pipeline, self._glob, self._after_text)
             | "Sentences" >> beam.Filter(is_sentence)
             | "Sample" >> beam.combiners.Top.Smallest(self._config.eval_sentences, key=sample_key)
         )
@@ -285,7 +292,14 @@ def build(p: beam.Pipeline, ctx: StageContext) -> None:
         nouns_parquet = filesystems.join(ctx.upstream_dirs[layout.NOUNS], layout.NOUNS_PARQUET)
     inputs = DictionaryInputs(nouns_parquet, read_term_lists(ctx.config), user_csv_paths(ctx.config))
     glob = filesystems.join(ctx.upstream_dirs[layout.CLEAN], layout.TEXT, "part-*.txt")
-    _ = p | "Dictionary" >> CompileUserDictionary(glob, config, inputs, ctx.output_dir)
+    return p | "Dictionary" >> CompileUserDictionary(
+        glob,
+        config,
+        inputs,
+        ctx.output_dir,
+        after_text=ctx.after(layout.CLEAN),
+        after_nouns=ctx.after(layout.NOUNS),
+    )
 
 
 def extra_files(config: PipelineConfig) -> list[str]:
@@ -313,4 +327,5 @@ STAGE = Stage(
     ),
     files=extra_files,
     finalize=finalize,
+    fusable=True,
 )

@@ -442,7 +442,7 @@ class IngestPublications(beam.PTransform):
 
 def build(p: beam.Pipeline, ctx: StageContext) -> None:
     inputs = [(resolve_path(ctx.config, s.glob), s.format) for s in ctx.config.inputs]
-    _ = p | "Ingest" >> IngestPublications(inputs, ctx.config.ingest, ctx.output_dir)
+    return p | "Ingest" >> IngestPublications(inputs, ctx.config.ingest, ctx.output_dir)
 
 
 STAGE = Stage(

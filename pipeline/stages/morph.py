@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 
 import apache_beam as beam
-from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.metrics import Metrics
 
@@ -50,6 +49,16 @@ class MorphShard(beam.DoFn):
         self._output_dir, self._blank_line_between = output_dir, blank_line_between
 
     def setup(self):
+        self._tagger = None
+
+    def start_bundle(self):
+        # Loaded with the first bundle, not in setup: fused into one job with the
+        # dictionary stage (`runner.jobs: fused`), user.dic exists only once the
+        # elements that lead here have come, and a runner may set a DoFn up sooner.
+        if self._tagger is None:
+            self._load_tagger()
+
+    def _load_tagger(self):
         # The dictionary reaches every worker the same way, local or gs://:
         # copied once per worker to local disk, where MeCab can mmap it.
         local = None
@@ -164,15 +173,17 @@ class MorphSentences(beam.PTransform):
         user_dictionary: str | None,
         output_dir: str,
         blank_line_between: str,
+        after=None,
     ) -> None:
         super().__init__()
         self._glob, self._config, self._user_dictionary = sentences_glob, config, user_dictionary
         self._output_dir, self._blank_line_between = output_dir, blank_line_between
+        # When fused: one element once clean and the dictionary are both complete.
+        self._after = after
 
     def expand(self, pipeline):
         return (
-            pipeline
-            | "Match" >> fileio.MatchFiles(self._glob)
+            filesystems.match_files(pipeline, self._glob, self._after)
             | "ShardIndex" >> beam.Map(layout.parquet_shard)
             | "Spread" >> beam.Reshuffle()
             | "Morph"
@@ -188,8 +199,13 @@ def build(p: beam.Pipeline, ctx: StageContext) -> None:
     user_dictionary = None
     if config.use_user_dictionary:
         user_dictionary = filesystems.join(ctx.upstream_dirs[layout.DICTIONARY], USER_DIC)
-    _ = p | "Morph" >> MorphSentences(
-        glob, config, user_dictionary, ctx.output_dir, ctx.upstream_section(layout.CLEAN).blank_line_between
+    return p | "Morph" >> MorphSentences(
+        glob,
+        config,
+        user_dictionary,
+        ctx.output_dir,
+        ctx.upstream_section(layout.CLEAN).blank_line_between,
+        after=filesystems.after_all(p, [ctx.after(layout.CLEAN), ctx.after(layout.DICTIONARY)], "MorphAfter"),
     )
 
 
@@ -200,4 +216,5 @@ STAGE = Stage(
     build=build,
     description="sentences -> Mecab-ko morphemes with word starts",
     accounting=("sentences", "morphemes", "sentences_unaligned"),
+    fusable=True,
 )

@@ -31,7 +31,6 @@ import time
 import typing
 
 import apache_beam as beam
-from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.metrics import Metrics
 
@@ -313,17 +312,23 @@ class ExtractNouns(beam.PTransform):
     """
 
     def __init__(
-        self, text_glob: str, config: NounsConfig, rules: NounRules, output_dir: str, num_shards: int
+        self,
+        text_glob: str,
+        config: NounsConfig,
+        rules: NounRules,
+        output_dir: str,
+        num_shards: int,
+        after=None,
     ):
         super().__init__()
         self._glob, self._config, self._rules = text_glob, config, rules
         self._output_dir, self._num_shards = output_dir, num_shards
+        self._after = after  # clean's completion element when fused into its job
 
     def expand(self, pipeline):
         config, n = self._config, self._num_shards
         counts = (
-            pipeline
-            | "Match" >> fileio.MatchFiles(self._glob)
+            filesystems.match_files(pipeline, self._glob, self._after)
             | "Paths" >> beam.Map(metadata_path)
             # One element per file: spread them over the workers.
             | "Spread" >> beam.Reshuffle()
@@ -376,16 +381,15 @@ def load_rules(config: PipelineConfig) -> NounRules:
 def build(p: beam.Pipeline, ctx: StageContext) -> None:
     config = ctx.config.nouns
     if not config.enabled:
-        _ = (
-            p
-            | "Nothing" >> beam.Create([None])
-            | "WriteEmpty" >> beam.Map(write_empty_outputs, ctx.output_dir)
+        return filesystems.start(p, ctx.after(layout.CLEAN), "Nothing") | "WriteEmpty" >> beam.Map(
+            write_empty_outputs, ctx.output_dir
         )
-        return
     glob = filesystems.join(ctx.upstream_dirs[layout.CLEAN], layout.TEXT, "part-*.txt")
     rules = load_rules(ctx.config)
     num_shards = ctx.upstream_section(layout.INGEST).num_shards
-    _ = p | "Nouns" >> ExtractNouns(glob, config, rules, ctx.output_dir, num_shards)
+    return p | "Nouns" >> ExtractNouns(
+        glob, config, rules, ctx.output_dir, num_shards, after=ctx.after(layout.CLEAN)
+    )
 
 
 def extra_files(config: PipelineConfig) -> list[str]:
@@ -413,4 +417,5 @@ STAGE = Stage(
     ),
     files=extra_files,
     finalize=finalize,
+    fusable=True,
 )

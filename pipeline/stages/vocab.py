@@ -21,6 +21,7 @@ report is `pipeline/pretraining/vocab_report.py`'s.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import logging
 from collections.abc import Sequence
@@ -143,6 +144,18 @@ def write_lines(path: str, lines: Sequence[str]) -> None:
     filesystems.write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
+def _train_bert(sentences: list[str], c: VocabConfig) -> tuple[bytes, int]:
+    with filesystems.Progress.step(NAME, f"training SentencePiece on {len(sentences):,} sentences (BERT)"):
+        return train_sentencepiece(
+            sentences,
+            c.bert_vocab_size,
+            model_type=c.model_type,
+            character_coverage=c.character_coverage,
+            max_sentence_bytes=c.max_sentence_bytes,
+            num_threads=c.spm_num_threads,
+        )
+
+
 def train_vocabularies(ctx: StageContext) -> dict:
     """The central step: samples written by Beam -> vocab files and the report."""
     import tempfile
@@ -154,26 +167,22 @@ def train_vocabularies(ctx: StageContext) -> dict:
     if not sentences:
         raise RuntimeError("vocab: the training sample is empty (no morph sentences?)")
 
-    with filesystems.Progress.step(NAME, f"training SentencePiece on {len(sentences):,} sentences (BERT)"):
-        model, bert_size = train_sentencepiece(
-            sentences,
-            c.bert_vocab_size,
-            model_type=c.model_type,
-            character_coverage=c.character_coverage,
-            max_sentence_bytes=c.max_sentence_bytes,
-            num_threads=c.spm_num_threads,
-        )
     train_sentences = len(sentences)
-    del sentences
+    # The two learners are independent: SentencePiece trains in a thread (its C++
+    # trainer releases the GIL) while tensorflow-text's WordPiece learner, pure
+    # Python, runs here, so the step takes the longer of the two, not their sum.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentencepiece") as pool:
+        bert = pool.submit(_train_bert, sentences, c)
+        del sentences  # the thread holds them until SentencePiece has read them
+        counts = read_word_counts(filesystems.join(out, "electra", "word_counts-*"))
+        with filesystems.Progress.step(NAME, f"learning WordPiece from {len(counts):,} words (ELECTRA)"):
+            electra_vocab = learn_wordpiece(counts, c.electra_vocab_size, c)
+        model, bert_size = bert.result()
     pieces = sentencepiece_pieces(model)
     filesystems.write_bytes(filesystems.join(out, "bert", "spm.model"), model)
     write_lines(filesystems.join(out, "bert", "spm.vocab"), [f"{p}\t{s:g}" for p, s in pieces])
     bert_vocab = sentencepiece_to_wordpiece([p for p, _ in pieces])
     write_lines(filesystems.join(out, "bert", "vocab.txt"), bert_vocab)
-
-    counts = read_word_counts(filesystems.join(out, "electra", "word_counts-*"))
-    with filesystems.Progress.step(NAME, f"learning WordPiece from {len(counts):,} words (ELECTRA)"):
-        electra_vocab = learn_wordpiece(counts, c.electra_vocab_size, c)
     write_lines(filesystems.join(out, "electra", "vocab.txt"), electra_vocab)
 
     for flavour, requested, actual in (
@@ -226,17 +235,16 @@ def train_vocabularies(ctx: StageContext) -> dict:
 class WriteVocabSamples(beam.PTransform):
     """Morph sentence shards -> sample/train-*.txt, sample/eval-*.jsonl, electra/word_counts-*.tsv."""
 
-    def __init__(self, sentences_glob: str, config: VocabConfig, output_dir: str) -> None:
+    def __init__(self, sentences_glob: str, config: VocabConfig, output_dir: str, after=None) -> None:
         super().__init__()
         self._glob, self._config, self._output_dir = sentences_glob, config, output_dir
+        self._after = after  # morph's completion element when fused into its job
 
     def expand(self, pipeline):
         out = self._output_dir
-        samples = (
-            pipeline
-            | "Read" >> beam.io.ReadFromParquet(self._glob, columns=SAMPLE_COLUMNS, validate=False)
-            | "Sample" >> SampleSentences(self._config)
-        )
+        samples = filesystems.read_parquet(
+            pipeline, self._glob, SAMPLE_COLUMNS, self._after
+        ) | "Sample" >> SampleSentences(self._config)
         # One sorted file each: the sample is central-sized by design (the
         # finalize step trains on all of it in one process), and sorting makes
         # the files byte-identical whatever the runner or worker count.
@@ -254,7 +262,7 @@ class WriteVocabSamples(beam.PTransform):
 
 def build(p: beam.Pipeline, ctx: StageContext) -> None:
     glob = filesystems.join(ctx.upstream_dirs["morph"], "sentences", "part-*.parquet")
-    _ = p | "Vocab" >> WriteVocabSamples(glob, ctx.config.vocab, ctx.output_dir)
+    return p | "Vocab" >> WriteVocabSamples(glob, ctx.config.vocab, ctx.output_dir, after=ctx.after("morph"))
 
 
 STAGE = Stage(
@@ -278,4 +286,5 @@ STAGE = Stage(
         "long_words_dropped",
     ),
     finalize=train_vocabularies,
+    fusable=True,
 )

@@ -242,6 +242,8 @@ def test_every_stage_builds_as_a_dataflow_job_offline(tmp_path, monkeypatch, cap
             f"runner.sdk_container_image={IMAGE}",
             "--set",
             "nouns.scoring_min_ram=16GB",
+            "--set",
+            "runner.jobs=per_stage",
             "--out",
             str(out),
         ]
@@ -280,6 +282,37 @@ def test_every_stage_builds_as_a_dataflow_job_offline(tmp_path, monkeypatch, cap
     assert offline == []
     # Each job holds its own stage only.
     assert not any(t.startswith("Ingest") for t in json.loads((out / "clean.json").read_text())["transforms"])
+
+
+@pytest.mark.timeout(300)
+def test_the_dataflow_profile_builds_the_data_stages_as_one_job(tmp_path, monkeypatch, capsys, offline):
+    """`runner.jobs: auto` is fused on DataflowRunner: ingest up to vocab's sample
+    in one job (workers start once), tfrecords in another; each stage reads its
+    in-job upstream only after that stage's completion element."""
+    from apache_beam.runners.dataflow.internal import apiclient
+
+    def no_submission(*args, **kwargs):
+        raise AssertionError("build-job tried to reach the Dataflow service")
+
+    monkeypatch.setattr(apiclient.DataflowApplicationClient, "__init__", no_submission)
+    out = tmp_path / "jobs"
+    args = ["build-job", "--config", REPO_CONFIG, "--profile", "dataflow"]
+    code = main([*args, "--set", f"runner.sdk_container_image={IMAGE}", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0, err[-3000:]
+    fused = "ingest+clean+nouns+dictionary+morph+vocab"
+    assert sorted(os.listdir(out)) == [f"{fused}.json", "tfrecords.json"]
+    job = json.loads((out / f"{fused}.json").read_text(encoding="utf-8"))
+    transforms = set(job["transforms"])
+    for name in fused.split("+"):
+        assert EXPECTED_TRANSFORMS.get(name, set()) <= transforms, name
+        assert f"{name.capitalize()}Complete" in transforms
+    # The reads of in-job upstreams list their files after the upstream's completion.
+    assert {"Clean/MatchGlob", "Nouns/MatchGlob", "Dictionary/ReadGlob", "Dictionary/Start"} <= transforms
+    assert {"MorphAfterCount", "Morph/MatchGlob", "Vocab/ReadGlob"} <= transforms
+    assert job["job"]["environment"]["workerPools"][0]["workerHarnessContainerImage"] == IMAGE
+    assert f"[{fused}] Dataflow job" in err and "[tfrecords] Dataflow job" in err
+    assert offline == []
 
 
 def test_build_job_states_the_service_shuffle_unless_a_shuffle_mode_is_chosen():

@@ -1,0 +1,151 @@
+"""The vocab stage's central step: SentencePiece and WordPiece one after the other, or side by side.
+
+    .venv/bin/python benchmarks/bench_vocab.py --docs 10000 [--rounds 2] [--keep DIR]
+
+Generates a synthetic corpus (`python -m pipeline generate-corpus`) and runs it
+through the CLI up to vocab (whose Beam part draws the training sample and
+counts its words). Then trains both vocabularies from that sample in a fresh
+process per try, the two modes alternating for `--rounds` rounds:
+
+- `sequential`: SentencePiece (BERT), then tensorflow-text's WordPiece learner
+  (ELECTRA), as the stage did until 7 Dec;
+- `concurrent`: SentencePiece in a thread while WordPiece learns, as the stage
+  does now (`pipeline/stages/vocab.py:train_vocabularies`; SentencePiece's C++
+  trainer releases the GIL).
+
+Prints, per try, each learner's seconds, the step's wall time and the process's
+peak RSS, and checks that both modes write the same vocabularies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+from synthetic_setup import REPO, prepare
+
+STAGES = ("ingest", "clean", "nouns", "dictionary", "morph", "vocab")
+
+
+def _timed(function, *args):
+    started = time.time()
+    return function(*args), time.time() - started
+
+
+def child(mode: str, config_path: str) -> None:
+    """One try: train both vocabularies from the vocab stage's sample; print JSON."""
+    from pipeline.config import load_config
+    from pipeline.layout import stage_dir
+    from pipeline.pretraining.vocab_learning import learn_wordpiece, train_sentencepiece
+    from pipeline.stages.vocab import read_lines, read_word_counts
+
+    config = load_config(config_path)
+    c, folder = config.vocab, stage_dir(config, "vocab")
+    sentences = sorted(read_lines(os.path.join(folder, "sample", "train-*")))
+    counts = read_word_counts(os.path.join(folder, "electra", "word_counts-*"))
+
+    def bert():
+        return train_sentencepiece(
+            sentences,
+            c.bert_vocab_size,
+            model_type=c.model_type,
+            character_coverage=c.character_coverage,
+            max_sentence_bytes=c.max_sentence_bytes,
+            num_threads=c.spm_num_threads,
+        )
+
+    def electra():
+        return learn_wordpiece(counts, c.electra_vocab_size, c)
+
+    import tensorflow_text  # noqa: F401  (imported before timing, in both modes)
+
+    started = time.time()
+    if mode == "sequential":
+        (model, _), spm_s = _timed(bert)
+        electra_vocab, wp_s = _timed(electra)
+    else:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            future = pool.submit(_timed, bert)
+            electra_vocab, wp_s = _timed(electra)
+            (model, _), spm_s = future.result()
+    wall = time.time() - started
+    digest = hashlib.sha256(model + "\n".join(electra_vocab).encode("utf-8")).hexdigest()[:16]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "sentencepiece_s": spm_s,
+                "wordpiece_s": wp_s,
+                "wall_s": wall,
+                "peak_mib": peak,
+                "digest": digest,
+            }
+        )
+    )
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--docs", type=int, default=10000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--keep", help="work folder to keep (and reuse)")
+    parser.add_argument("--child", choices=("sequential", "concurrent"), help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.config)
+        return
+    work = args.keep or tempfile.mkdtemp(prefix="bench_vocab_")
+    _, input_bytes, config = prepare(work, args.docs)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--to", "vocab", "--config", config],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        sys.exit(f"run --to vocab failed:\n{done.stderr[-3000:]}")
+    with open(os.path.join(work, "out", "vocab", "manifest.json"), encoding="utf-8") as f:
+        report = json.load(f)["report"]
+    print(
+        f"corpus: {args.docs:,} publications ({input_bytes / 1e6:.1f} MB raw); vocab sample: "
+        f"{report['train_sentences']:,} sentences, {report['train_words_distinct']:,} distinct words; "
+        f"{os.cpu_count()} cores"
+    )
+    print(
+        f"{'round':>5} {'mode':<11} {'SentencePiece s':>15} {'WordPiece s':>11} {'step wall s':>11} {'peak MiB':>9}"
+    )
+    digests, walls = set(), {"sequential": [], "concurrent": []}
+    for round_ in range(1, args.rounds + 1):
+        for mode in ("sequential", "concurrent"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", mode, "--config", config],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+            )
+            if out.returncode != 0:
+                sys.exit(f"{mode} failed:\n{out.stderr[-3000:]}")
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            digests.add(r["digest"])
+            walls[mode].append(r["wall_s"])
+            print(
+                f"{round_:>5} {mode:<11} {r['sentencepiece_s']:15.1f} {r['wordpiece_s']:11.1f} "
+                f"{r['wall_s']:11.1f} {r['peak_mib']:9.0f}"
+            )
+    print(f"same vocabularies in both modes: {'yes' if len(digests) == 1 else 'NO'}")
+    for round_, (seq, con) in enumerate(zip(walls["sequential"], walls["concurrent"], strict=True), 1):
+        print(f"round {round_}: concurrent takes {con / seq:.2f} of the sequential wall time")
+
+
+if __name__ == "__main__":
+    main()
