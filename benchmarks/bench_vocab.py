@@ -1,11 +1,20 @@
 """The vocab stage's central step: SentencePiece and WordPiece one after the other, or side by side.
 
     .venv/bin/python benchmarks/bench_vocab.py --docs 10000 [--rounds 2] [--keep DIR]
+    .venv/bin/python benchmarks/bench_vocab.py --sentences 1000000 --types 800000 [--rounds 1]
 
-Generates a synthetic corpus (`python -m pipeline generate-corpus`) and runs it
-through the CLI up to vocab (whose Beam part draws the training sample and
-counts its words). Then trains both vocabularies from that sample in a fresh
-process per try, the two modes alternating for `--rounds` rounds:
+The sample: with `--docs`, a synthetic corpus (`python -m pipeline
+generate-corpus`) run through the CLI up to vocab, whose Beam part draws the
+training sample and counts its words (that corpus reuses the demo's sentences,
+so it has few distinct words: a few thousand). With `--sentences`, a sample
+written directly: sentences of `--words` words (40, about the morphemes of a
+demo sentence) drawn from `--types` made-up Hangul
+words (1 to 4 syllables) with Zipf-like frequencies (rank^-1), so that the
+number of distinct words is what a real corpus of that size has (the demo's
+2,483 training sentences hold 5,778 distinct words; by Heaps' law 5M
+sentences hold some 0.5 to 0.8 million). Then both vocabularies are trained
+from the sample in a fresh process per try, the two modes alternating for
+`--rounds` rounds:
 
 - `sequential`: SentencePiece (BERT), then tensorflow-text's WordPiece learner
   (ELECTRA), as the stage did until 7 Dec;
@@ -40,15 +49,40 @@ def _timed(function, *args):
     return function(*args), time.time() - started
 
 
-def child(mode: str, config_path: str) -> None:
-    """One try: train both vocabularies from the vocab stage's sample; print JSON."""
+def synthetic_sample(folder: str, sentences: int, types: int, words_per_sentence: int, seed: int = 0) -> int:
+    """`folder`/sample/train-*.txt and electra/word_counts-*.tsv as the vocab stage
+    writes them, made up (see the module's docstring); returns the distinct words."""
+    import collections
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    syllables = np.array([chr(0xAC00 + i) for i in range(11172)])
+    lengths = rng.choice([1, 2, 3, 4], size=types, p=[0.15, 0.45, 0.3, 0.1])
+    words = ["".join(rng.choice(syllables, size=n)) for n in lengths]
+    weights = 1.0 / np.arange(1, types + 1)
+    drawn = rng.choice(types, size=(sentences, words_per_sentence), p=weights / weights.sum())
+    counts: collections.Counter = collections.Counter()
+    os.makedirs(os.path.join(folder, "sample"), exist_ok=True)
+    os.makedirs(os.path.join(folder, "electra"), exist_ok=True)
+    with open(os.path.join(folder, "sample", "train-00000-of-00001.txt"), "w", encoding="utf-8") as f:
+        for row in drawn:
+            line = [words[i] for i in row]
+            counts.update(line)
+            f.write(" ".join(line) + "\n")
+    with open(os.path.join(folder, "electra", "word_counts-00000-of-00001.tsv"), "w", encoding="utf-8") as f:
+        for word, count in sorted(counts.items()):
+            f.write(f"{word}\t{count}\n")
+    return len(counts)
+
+
+def child(mode: str, config_path: str, folder: str) -> None:
+    """One try: train both vocabularies from the sample in `folder`; print JSON."""
     from pipeline.config import load_config
-    from pipeline.layout import stage_dir
     from pipeline.pretraining.vocab_learning import learn_wordpiece, train_sentencepiece
     from pipeline.stages.vocab import read_lines, read_word_counts
 
-    config = load_config(config_path)
-    c, folder = config.vocab, stage_dir(config, "vocab")
+    c = load_config(config_path).vocab
     sentences = sorted(read_lines(os.path.join(folder, "sample", "train-*")))
     counts = read_word_counts(os.path.join(folder, "electra", "word_counts-*"))
 
@@ -95,31 +129,45 @@ def child(mode: str, config_path: str) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=10000)
+    parser.add_argument("--sentences", type=int, help="a made-up sample of this many sentences instead")
+    parser.add_argument("--types", type=int, default=800_000, help="made-up words to draw from")
+    parser.add_argument("--words", type=int, default=40, help="words per made-up sentence")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keep", help="work folder to keep (and reuse)")
     parser.add_argument("--child", choices=("sequential", "concurrent"), help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.config)
+        child(args.child, args.config, args.folder)
         return
     work = args.keep or tempfile.mkdtemp(prefix="bench_vocab_")
-    _, input_bytes, config = prepare(work, args.docs)
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline", "run", "--to", "vocab", "--config", config],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        sys.exit(f"run --to vocab failed:\n{done.stderr[-3000:]}")
-    with open(os.path.join(work, "out", "vocab", "manifest.json"), encoding="utf-8") as f:
-        report = json.load(f)["report"]
-    print(
-        f"corpus: {args.docs:,} publications ({input_bytes / 1e6:.1f} MB raw); vocab sample: "
-        f"{report['train_sentences']:,} sentences, {report['train_words_distinct']:,} distinct words; "
-        f"{os.cpu_count()} cores"
-    )
+    if args.sentences:
+        config = os.path.join(REPO, "pipeline.yaml")
+        folder = os.path.join(work, f"sample_{args.sentences}_{args.types}_{args.words}")
+        distinct = synthetic_sample(folder, args.sentences, args.types, args.words)
+        print(
+            f"made-up sample: {args.sentences:,} sentences of {args.words} words, {distinct:,} distinct words "
+            f"(of {args.types:,}); {os.cpu_count()} cores"
+        )
+    else:
+        _, input_bytes, config = prepare(work, args.docs)
+        done = subprocess.run(
+            [sys.executable, "-m", "pipeline", "run", "--to", "vocab", "--config", config],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            sys.exit(f"run --to vocab failed:\n{done.stderr[-3000:]}")
+        folder = os.path.join(work, "out", "vocab")
+        with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as f:
+            report = json.load(f)["report"]
+        print(
+            f"corpus: {args.docs:,} publications ({input_bytes / 1e6:.1f} MB raw); vocab sample: "
+            f"{report['train_sentences']:,} sentences, {report['train_words_distinct']:,} distinct words; "
+            f"{os.cpu_count()} cores"
+        )
     print(
         f"{'round':>5} {'mode':<11} {'SentencePiece s':>15} {'WordPiece s':>11} {'step wall s':>11} {'peak MiB':>9}"
     )
@@ -127,7 +175,7 @@ def main(argv=None) -> None:
     for round_ in range(1, args.rounds + 1):
         for mode in ("sequential", "concurrent"):
             out = subprocess.run(
-                [sys.executable, __file__, "--child", mode, "--config", config],
+                [sys.executable, __file__, "--child", mode, "--config", config, "--folder", folder],
                 cwd=REPO,
                 capture_output=True,
                 text=True,

@@ -63,11 +63,10 @@ class RunnerConfig:
         "auto",
         "How `run` groups stages into Beam jobs: per_stage = one job per stage, each stage's "
         "output swapped in as soon as its job ends; fused = consecutive stages from ingest up to "
-        "vocab's sample in one job (each still writes its own folder and manifest, after the job "
-        "succeeds), so Dataflow starts its workers once instead of six times (~4 min each), but "
-        "a failure late in the job keeps none of the job's stages; auto = per_stage on "
-        "DirectRunner, fused on DataflowRunner. The outputs are byte-identical either way.",
-        machine=True,
+        "tfrecords in one job (each still writes its own folder and manifest, after the job "
+        "succeeds), so Dataflow starts its workers once instead of seven times, but a failure "
+        "late in the job keeps none of the job's stages; auto = per_stage on DirectRunner, fused "
+        "on DataflowRunner. The outputs are byte-identical either way.",
     )
     # DataflowRunner settings: each becomes the Beam flag of the same name when
     # set (see DATAFLOW_FLAGS). Credentials never belong here: Beam uses
@@ -424,6 +423,13 @@ class VocabConfig:
         "SentencePiece trainer threads. Reruns are byte-identical for a given count, but the "
         "result depends on it, so it is fixed here rather than taken from the machine.",
         minimum=1,
+    )
+    training_min_ram: str = _field(
+        "",
+        "Beam resource hint for the central training step, e.g. '16GB' (SentencePiece holds the "
+        "whole sample: ~4 GB at 3M sentences). Dataflow honours it per step with Dataflow Prime "
+        "(--dataflow_service_options=enable_prime); otherwise choose runner.machine_type for it.",
+        machine=True,
     )
     wordpiece_lower_thresh: int = _field(
         10, "WordPiece learner: lowest count threshold its binary search tries.", minimum=1

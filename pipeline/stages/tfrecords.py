@@ -51,7 +51,6 @@ from collections.abc import Iterable, Iterator
 from itertools import chain
 
 import apache_beam as beam
-from apache_beam.io import fileio
 from apache_beam.metrics import Metrics
 
 from pipeline import layout
@@ -132,6 +131,18 @@ class TokenizeSentences(beam.DoFn):
         self._exchange = file_shuffle.Exchange(exchange, scratch)
 
     def setup(self):
+        self._pieces = None
+        if filesystems.exists(self._vocab_path):  # see start_bundle
+            self._load_vocab()
+
+    def start_bundle(self):
+        # Fused into one job behind the vocab stage (`runner.jobs: fused`), the
+        # vocabulary exists only once the elements that lead here have come, and a
+        # runner may set a DoFn up sooner.
+        if self._pieces is None:
+            self._load_vocab()
+
+    def _load_vocab(self):
         local = os.path.join(filesystems.scratch_folder("vocab_"), "vocab.txt")
         with open(local, "wb") as f:
             f.write(filesystems.read_bytes(self._vocab_path))
@@ -233,6 +244,15 @@ class BuildExamples(beam.DoFn):
         self._exchange = file_shuffle.Exchange(exchange, scratch)
 
     def setup(self):
+        self._params = None
+        if filesystems.exists(self._vocab_path):  # see TokenizeSentences.start_bundle
+            self._load_vocab()
+
+    def start_bundle(self):
+        if self._params is None:
+            self._load_vocab()
+
+    def _load_vocab(self):
         from pipeline.text.tokenizer import parse_vocab
 
         # Through FileSystems: the vocab may be on gs://.
@@ -399,10 +419,13 @@ class BuildPretrainingRecords(beam.PTransform):
         config: TfrecordsConfig,
         output_dir: str,
         exchange: str = file_shuffle.FILES,
+        after=None,
     ) -> None:
         super().__init__()
         self._glob, self._vocab_path, self._spec = sentences_glob, vocab_path, spec
         self._config, self._output_dir, self._exchange = config, output_dir, exchange
+        # When fused: one element once morph and the vocabularies are both complete.
+        self._after = after
 
     def expand(self, pipeline):
         c = self._config
@@ -414,8 +437,7 @@ class BuildPretrainingRecords(beam.PTransform):
         # runner holds the corpus; `beam`: the groupings carry the blocks themselves.
         exchange = self._exchange
         built = (
-            pipeline
-            | "Match" >> fileio.MatchFiles(self._glob)
+            filesystems.match_files(pipeline, self._glob, self._after)
             | "Paths" >> beam.Map(file_path)
             | "Spread" >> beam.Reshuffle()
             | "Tokenize" >> beam.ParDo(TokenizeSentences(self._vocab_path, c, whole_word, scratch, exchange))
@@ -442,14 +464,25 @@ def vocab_paths(ctx: StageContext) -> dict[str, str]:
     return layout.pretraining_vocabs(ctx.config, ctx.config.tfrecords, ctx.upstream_dirs[layout.VOCAB])
 
 
-def build(p: beam.Pipeline, ctx: StageContext) -> None:
+def build(p: beam.Pipeline, ctx: StageContext):
     config = ctx.config.tfrecords
     glob = filesystems.join(ctx.upstream_dirs["morph"], "sentences", "part-*.parquet")
     vocabs = vocab_paths(ctx)
-    for spec in output_specs(config):
-        _ = p | f"Records_{spec.name}" >> BuildPretrainingRecords(
-            glob, vocabs[spec.flavour], spec, config, ctx.output_dir, ctx.config.runner.resolved_exchange
+    after = filesystems.after_all(p, [ctx.after(layout.MORPH), ctx.after(layout.VOCAB)], "RecordsAfter")
+    return tuple(
+        p
+        | f"Records_{spec.name}"
+        >> BuildPretrainingRecords(
+            glob,
+            vocabs[spec.flavour],
+            spec,
+            config,
+            ctx.output_dir,
+            ctx.config.runner.resolved_exchange,
+            after=after,
         )
+        for spec in output_specs(config)
+    )
 
 
 def nsp_report(output_dir: str, spec_name: str, rule: str) -> dict:
@@ -537,4 +570,5 @@ STAGE = Stage(
     accounting=("sentences_in", "sentences_empty", "instances_dropped_empty_segment"),
     files=stage_files,
     finalize=finalize,
+    fusable=True,
 )

@@ -14,8 +14,9 @@ Out: `bert/spm.model`, `bert/spm.vocab` (SentencePiece, BPE by default) and
      basic-split sentence per line), `sample/eval-*.jsonl` (held-out
      sentences), `electra/word_counts-*.tsv` (word counts of the sample).
 
-Sampling (Beam, `AssignBand`) and training (finalize, `train_vocabularies`)
-run the rules of `pipeline/pretraining/vocab_learning.py` (see there); the
+Sampling (Beam, `AssignBand`) and training (`train_vocabularies`, one Beam
+step on one worker once the samples are written; the manifest's report comes
+from its report.json) run the rules of `pipeline/pretraining/vocab_learning.py` (see there); the
 report is `pipeline/pretraining/vocab_report.py`'s.
 """
 
@@ -156,12 +157,12 @@ def _train_bert(sentences: list[str], c: VocabConfig) -> tuple[bytes, int]:
         )
 
 
-def train_vocabularies(ctx: StageContext) -> dict:
-    """The central step: samples written by Beam -> vocab files and the report."""
+def train_vocabularies(c: VocabConfig, out: str, user_csv: str) -> dict:
+    """The central step: the samples in `out` -> vocab files and the report
+    (report.json, report.md); returns the report. `user_csv`: the dictionary
+    stage's, whose nouns the report checks."""
     import tempfile
 
-    c = ctx.config.vocab
-    out = ctx.output_dir
     # Sorted, so the training input does not depend on how Beam sharded it.
     sentences = sorted(read_lines(filesystems.join(out, "sample", "train-*")))
     if not sentences:
@@ -199,7 +200,7 @@ def train_vocabularies(ctx: StageContext) -> dict:
 
     eval_rows = [json.loads(line) for line in sorted(read_lines(filesystems.join(out, "sample", "eval-*")))]
     seen_words = {word for word, _ in counts}
-    nouns = sorted(set(read_nouns(filesystems.join(ctx.upstream_dirs[layout.DICTIONARY], layout.USER_CSV))))
+    nouns = sorted(set(read_nouns(user_csv)))
     flavours = {}
     with tempfile.TemporaryDirectory(prefix="vocab_report_", dir=filesystems.scratch_root()) as tmp:
         for flavour, lines in (("bert", bert_vocab), ("electra", electra_vocab)):
@@ -222,9 +223,27 @@ def train_vocabularies(ctx: StageContext) -> dict:
     }
     filesystems.write_json(filesystems.join(out, "report.json"), report)
     filesystems.write_bytes(filesystems.join(out, "report.md"), report_markdown(report).encode("utf-8"))
+    return report
+
+
+class TrainVocabularies(beam.DoFn):
+    """The one element that says the samples are written -> both vocabularies and
+    the report, on one worker (SentencePiece holds the whole sample)."""
+
+    def __init__(self, config: VocabConfig, output_dir: str, user_csv: str) -> None:
+        self._config, self._output_dir, self._user_csv = config, output_dir, user_csv
+
+    def process(self, _):
+        report = train_vocabularies(self._config, self._output_dir, self._user_csv)
+        yield report["actual"]
+
+
+def finalize(ctx: StageContext) -> dict:
+    """The report the training step wrote, for the manifest (without the longest pieces)."""
+    report = filesystems.read_json(filesystems.join(ctx.output_dir, "report.json"))
     summary = {k: v for k, v in report.items() if k != "flavours"}
     summary["flavours"] = {
-        name: {k: v for k, v in f.items() if k != "longest_pieces"} for name, f in flavours.items()
+        name: {k: v for k, v in f.items() if k != "longest_pieces"} for name, f in report["flavours"].items()
     }
     return summary
 
@@ -260,9 +279,36 @@ class WriteVocabSamples(beam.PTransform):
         return train, held_out, counts
 
 
+class LearnVocabularies(beam.PTransform):
+    """Morph sentence shards -> the samples (WriteVocabSamples), then, once they are
+    written, both vocabularies and the report (TrainVocabularies, one worker)."""
+
+    def __init__(self, sentences_glob: str, config: VocabConfig, output_dir: str, user_csv: str, after=None):
+        super().__init__()
+        self._glob, self._config, self._output_dir = sentences_glob, config, output_dir
+        self._user_csv, self._after = user_csv, after
+
+    def expand(self, pipeline):
+        written = (
+            pipeline
+            | "Samples" >> WriteVocabSamples(self._glob, self._config, self._output_dir, self._after)
+            | "Written" >> beam.Flatten()
+            | "AllWritten" >> beam.combiners.Count.Globally()
+        )
+        train = beam.ParDo(TrainVocabularies(self._config, self._output_dir, self._user_csv))
+        # SentencePiece holds the whole sample (~6.6 GB at 5M sentences): with Dataflow
+        # Prime's right fitting only this step gets the large machine.
+        if self._config.training_min_ram:
+            train = train.with_resource_hints(min_ram=self._config.training_min_ram)
+        return written | "Train" >> train
+
+
 def build(p: beam.Pipeline, ctx: StageContext) -> None:
     glob = filesystems.join(ctx.upstream_dirs["morph"], "sentences", "part-*.parquet")
-    return p | "Vocab" >> WriteVocabSamples(glob, ctx.config.vocab, ctx.output_dir, after=ctx.after("morph"))
+    user_csv = filesystems.join(ctx.upstream_dirs[layout.DICTIONARY], layout.USER_CSV)
+    return p | "Vocab" >> LearnVocabularies(
+        glob, ctx.config.vocab, ctx.output_dir, user_csv, ctx.after("morph")
+    )
 
 
 STAGE = Stage(
@@ -285,6 +331,6 @@ STAGE = Stage(
         "long_sentence_lines",
         "long_words_dropped",
     ),
-    finalize=train_vocabularies,
+    finalize=finalize,
     fusable=True,
 )

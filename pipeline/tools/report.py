@@ -334,7 +334,7 @@ def collect(root: str, examples: int = DEFAULT_EXAMPLES) -> dict[str, Any]:
         "stages": {
             stage: None
             if m is None
-            else {k: m.get(k) for k in ("finished_at", "seconds", "runner", "versions", "fingerprint")}
+            else {k: m.get(k) for k in ("finished_at", "seconds", "runner", "versions", "fingerprint", "job")}
             for stage, m in manifests.items()
         },
         "korpatbert": KORPATBERT,

@@ -32,13 +32,16 @@ def _stages_html(data: dict) -> str:
             rows.append([stage, "not run yet", page.MISSING, page.MISSING, page.MISSING, ""])
             continue
         versions = ", ".join(f"{k} {v}" for k, v in sorted((info.get("versions") or {}).items()))
+        runner = info.get("runner") or page.MISSING
+        if info.get("job"):  # fused: the seconds are the whole job's
+            runner += f", one job with {len(info['job']['stages']) - 1} other stages"
         rows.append(
             [
                 stage,
                 "done",
                 (info.get("finished_at") or page.MISSING).replace("T", " ").rstrip("Z"),
                 page.fmt_float(info.get("seconds"), 1),
-                info.get("runner") or page.MISSING,
+                runner,
                 versions,
             ]
         )

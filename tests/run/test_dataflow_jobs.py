@@ -179,7 +179,13 @@ EXPECTED_TRANSFORMS = {
     },
     "nouns": {"Nouns/Histogram", "Nouns/Score"},
     "dictionary": {"Dictionary/Build", "Dictionary/Check"},
-    "vocab": {"Vocab/Read", "Vocab/Sample/Band", "Vocab/WriteTrain", "Vocab/WriteCounts"},
+    "vocab": {
+        "Vocab/Samples/Read",
+        "Vocab/Samples/Sample/Band",
+        "Vocab/Samples/WriteTrain",
+        "Vocab/Samples/WriteCounts",
+        "Vocab/Train",
+    },
     "morph": {"Morph/Match", "Morph/Morph"},
     # The exchanges (runner.exchange resolves to beam: the blocks go through GroupByKey).
     "tfrecords": {
@@ -243,6 +249,8 @@ def test_every_stage_builds_as_a_dataflow_job_offline(tmp_path, monkeypatch, cap
             "--set",
             "nouns.scoring_min_ram=16GB",
             "--set",
+            "vocab.training_min_ram=16GB",
+            "--set",
             "runner.jobs=per_stage",
             "--out",
             str(out),
@@ -261,11 +269,15 @@ def test_every_stage_builds_as_a_dataflow_job_offline(tmp_path, monkeypatch, cap
         assert EXPECTED_TRANSFORMS.get(name, set()) <= transforms, name
         assert any(not t.startswith("ref_") for t in transforms), name
         assert job["container_images"] == [IMAGE]
-        # Only the central noun scoring asks for a big worker (Dataflow Prime right fitting).
-        expected_hints = {"Nouns/Score": {"beam:resources:min_ram_bytes:v1": "16000000000"}}
-        assert job["resource_hints"] == (expected_hints if name == "nouns" else {}), name
+        # Only the central noun scoring and vocab training ask for a big worker
+        # (Dataflow Prime right fitting).
+        expected_hints = {
+            "nouns": {"Nouns/Score": {"beam:resources:min_ram_bytes:v1": "16000000000"}},
+            "vocab": {"Vocab/Train": {"beam:resources:min_ram_bytes:v1": "16000000000"}},
+        }
+        assert job["resource_hints"] == expected_hints.get(name, {}), name
         pool = job["job"]["environment"]["workerPools"][0]
-        if name == "nouns":  # two environments (one with the hint), both in the image
+        if name in expected_hints:  # two environments (one with the hint), both in the image
             images = {env["containerImage"] for env in pool["sdkHarnessContainerImages"]}
             assert images == {IMAGE} and len(pool["sdkHarnessContainerImages"]) == 2
         else:
@@ -286,9 +298,9 @@ def test_every_stage_builds_as_a_dataflow_job_offline(tmp_path, monkeypatch, cap
 
 @pytest.mark.timeout(300)
 def test_the_dataflow_profile_builds_the_data_stages_as_one_job(tmp_path, monkeypatch, capsys, offline):
-    """`runner.jobs: auto` is fused on DataflowRunner: ingest up to vocab's sample
-    in one job (workers start once), tfrecords in another; each stage reads its
-    in-job upstream only after that stage's completion element."""
+    """`runner.jobs: auto` is fused on DataflowRunner: ingest up to tfrecords in one
+    job (workers start once); each stage reads its in-job upstream only after that
+    stage's completion element."""
     from apache_beam.runners.dataflow.internal import apiclient
 
     def no_submission(*args, **kwargs):
@@ -300,8 +312,8 @@ def test_the_dataflow_profile_builds_the_data_stages_as_one_job(tmp_path, monkey
     code = main([*args, "--set", f"runner.sdk_container_image={IMAGE}", "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 0, err[-3000:]
-    fused = "ingest+clean+nouns+dictionary+morph+vocab"
-    assert sorted(os.listdir(out)) == [f"{fused}.json", "tfrecords.json"]
+    fused = "ingest+clean+nouns+dictionary+morph+vocab+tfrecords"
+    assert sorted(os.listdir(out)) == [f"{fused}.json"]
     job = json.loads((out / f"{fused}.json").read_text(encoding="utf-8"))
     transforms = set(job["transforms"])
     for name in fused.split("+"):
@@ -309,9 +321,10 @@ def test_the_dataflow_profile_builds_the_data_stages_as_one_job(tmp_path, monkey
         assert f"{name.capitalize()}Complete" in transforms
     # The reads of in-job upstreams list their files after the upstream's completion.
     assert {"Clean/MatchGlob", "Nouns/MatchGlob", "Dictionary/ReadGlob", "Dictionary/Start"} <= transforms
-    assert {"MorphAfterCount", "Morph/MatchGlob", "Vocab/ReadGlob"} <= transforms
+    assert {"MorphAfterCount", "Morph/MatchGlob", "Vocab/Samples/ReadGlob", "RecordsAfterCount"} <= transforms
+    assert {"Records_bert-128/MatchGlob", "Records_electra-128/MatchGlob"} <= transforms
     assert job["job"]["environment"]["workerPools"][0]["workerHarnessContainerImage"] == IMAGE
-    assert f"[{fused}] Dataflow job" in err and "[tfrecords] Dataflow job" in err
+    assert f"[{fused}] Dataflow job" in err
     assert offline == []
 
 

@@ -125,8 +125,7 @@ def test_the_data_stages_plan_as_one_job_on_dataflow_and_one_job_each_here(fused
     stages = stage_table()
     names = list(stages)
     assert runner.plan_jobs(fused_config, names, stages) == [
-        ["ingest", "clean", "nouns", "dictionary", "morph", "vocab"],
-        ["tfrecords"],  # reads the vocabularies vocab's finalize trains after its job
+        ["ingest", "clean", "nouns", "dictionary", "morph", "vocab", "tfrecords"],
         ["train"],  # TFX, not a Beam job
     ]
     auto = dataclasses.replace(fused_config, runner=dataclasses.replace(fused_config.runner, jobs="auto"))
@@ -138,7 +137,7 @@ def test_the_data_stages_plan_as_one_job_on_dataflow_and_one_job_each_here(fused
 
 # ------------------------------------------------------------------ the demo, fused
 
-FUSED_STAGES = ("ingest", "clean", "nouns", "dictionary", "morph", "vocab")
+FUSED_STAGES = ("ingest", "clean", "nouns", "dictionary", "morph", "vocab", "tfrecords")
 
 
 def _without_measurements(value):
@@ -166,11 +165,11 @@ def _stage_files(root, name):
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_the_demo_fused_into_one_job_writes_the_same_bytes_as_one_job_per_stage(tmp_path, demo_tfrecords):
-    """ingest up to vocab as one Beam job (DirectRunner, one process per core) writes
+    """ingest up to tfrecords as one Beam job (DirectRunner, one process per core) writes
     every file of every stage as the per-stage run does (what reports measured of
     the machine aside), with the same counters, and leaves the stages `done`."""
     config = write_demo_config(tmp_path)
-    done = run_cli(config, "run", "--to", "vocab", "--set", "runner.jobs=fused", timeout=1200)
+    done = run_cli(config, "run", "--to", "tfrecords", "--set", "runner.jobs=fused", timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"[{'+'.join(FUSED_STAGES)}] running as one Beam job" in done.stderr
     fused_root = str(tmp_path / "out")
@@ -183,6 +182,9 @@ def test_the_demo_fused_into_one_job_writes_the_same_bytes_as_one_job_per_stage(
         assert fused_manifest["counters"] == alone_manifest["counters"], name
         assert fused_manifest["fingerprint"] == alone_manifest["fingerprint"], name
         assert fused_manifest["job"]["stages"] == list(FUSED_STAGES)
+    # The run report says whose seconds these are.
+    report = (tmp_path / "out" / "report" / "index.html").read_text(encoding="utf-8")
+    assert report.count(f"one job with {len(FUSED_STAGES) - 1} other stages") == len(FUSED_STAGES)
     status = run_cli(config, "status")
     lines = dict(line.split(None, 1) for line in status.stdout.splitlines())
     assert all(lines[name].startswith("done") for name in FUSED_STAGES), status.stdout

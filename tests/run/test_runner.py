@@ -62,6 +62,8 @@ MACHINE_OVERRIDES = (
     "runner.max_num_workers=64",
     "runner.disk_size_gb=200",
     "nouns.scoring_min_ram=64GB",
+    "vocab.training_min_ram=64GB",
+    "runner.jobs=fused",
     "morph.batch_sentences=17",
     "train.cpu_replicas=1",
     "train.vertex_machine_type=a3-highgpu-8g",
@@ -98,6 +100,7 @@ def test_machine_settings_are_marked_in_explain():
         "train.vertex_image",
         "train.vertex_machine_type",
         "train.vertex_replica_count",
+        "vocab.training_min_ram",
     ]
 
 
