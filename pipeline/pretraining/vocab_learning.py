@@ -36,7 +36,7 @@ import collections
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from pipeline.config import VocabConfig
 from pipeline.text.tokenizer import BERT_HEAD, KORPAT_HEAD, SUFFIX, basic_split
@@ -113,13 +113,17 @@ def train_sentencepiece(
     num_threads: int = 1,
     normalization: str = "identity",
     cap_vocab_size: bool = True,
+    on_read: Callable[[], None] | None = None,
 ) -> tuple[bytes, int]:
     """SentencePiece on space-separated words, KorPatBERT's head placed first.
 
     Returns (model bytes, actual vocab size). The five BERT specials are
     user-defined symbols, so the pieces start `<unk> <s> </s> [PAD] [UNK] [CLS]
     [SEP] [MASK]`. With `cap_vocab_size`, a size the data cannot support is
-    lowered to SentencePiece's stated maximum instead of failing.
+    lowered to SentencePiece's stated maximum instead of failing. `on_read`
+    is called once SentencePiece has read every sentence (it reads them all
+    before it trains, taking Python's GIL for each): from then on it trains in
+    C++ without the GIL.
     """
     import sentencepiece as spm
 
@@ -128,7 +132,7 @@ def train_sentencepiece(
         model = io.BytesIO()
         try:
             spm.SentencePieceTrainer.train(
-                sentence_iterator=iter(sentences),
+                sentence_iterator=_read_then(sentences, on_read),
                 model_writer=model,
                 model_type=model_type,
                 vocab_size=vocab_size,
@@ -147,6 +151,12 @@ def train_sentencepiece(
             vocab_size = int(match.group(2))
             continue
         return model.getvalue(), vocab_size
+
+
+def _read_then(items: Sequence[str], done: Callable[[], None] | None) -> Iterator[str]:
+    yield from items
+    if done is not None:
+        done()
 
 
 def sentencepiece_pieces(model: bytes) -> list[tuple[str, float]]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import logging
+import threading
 from collections.abc import Sequence
 
 import apache_beam as beam
@@ -145,16 +146,22 @@ def write_lines(path: str, lines: Sequence[str]) -> None:
     filesystems.write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
-def _train_bert(sentences: list[str], c: VocabConfig) -> tuple[bytes, int]:
-    with filesystems.Progress.step(NAME, f"training SentencePiece on {len(sentences):,} sentences (BERT)"):
-        return train_sentencepiece(
-            sentences,
-            c.bert_vocab_size,
-            model_type=c.model_type,
-            character_coverage=c.character_coverage,
-            max_sentence_bytes=c.max_sentence_bytes,
-            num_threads=c.spm_num_threads,
-        )
+def _train_bert(sentences: list[str], c: VocabConfig, read: threading.Event) -> tuple[bytes, int]:
+    try:
+        with filesystems.Progress.step(
+            NAME, f"training SentencePiece on {len(sentences):,} sentences (BERT)"
+        ):
+            return train_sentencepiece(
+                sentences,
+                c.bert_vocab_size,
+                model_type=c.model_type,
+                character_coverage=c.character_coverage,
+                max_sentence_bytes=c.max_sentence_bytes,
+                num_threads=c.spm_num_threads,
+                on_read=read.set,
+            )
+    finally:
+        read.set()  # failed before reading everything: the other learner must not wait
 
 
 def train_vocabularies(c: VocabConfig, out: str, user_csv: str) -> dict:
@@ -172,9 +179,13 @@ def train_vocabularies(c: VocabConfig, out: str, user_csv: str) -> dict:
     # The two learners are independent: SentencePiece trains in a thread (its C++
     # trainer releases the GIL) while tensorflow-text's WordPiece learner, pure
     # Python, runs here, so the step takes the longer of the two, not their sum.
+    # WordPiece starts once SentencePiece has read the sentences: it reads each
+    # through Python, and beside a busy Python thread that alone took minutes.
+    read = threading.Event()
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentencepiece") as pool:
-        bert = pool.submit(_train_bert, sentences, c)
+        bert = pool.submit(_train_bert, sentences, c, read)
         del sentences  # the thread holds them until SentencePiece has read them
+        read.wait()
         counts = read_word_counts(filesystems.join(out, "electra", "word_counts-*"))
         with filesystems.Progress.step(NAME, f"learning WordPiece from {len(counts):,} words (ELECTRA)"):
             electra_vocab = learn_wordpiece(counts, c.electra_vocab_size, c)
