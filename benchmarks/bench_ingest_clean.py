@@ -14,28 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
-import time
 
-from synthetic_setup import REPO, prepare
+from synthetic_setup import prepare, timed_cli
 
 from pipeline.io.memory import PeakMemory
 
 
 def run_stage(config: str, stage: str, extra: list[str]) -> tuple[float, PeakMemory]:
     # `stage` (always runs, no run report afterwards): the stage's own time, start-up included.
-    cmd = [sys.executable, "-m", "pipeline", "stage", stage, "--config", config]
-    cmd += ["--", *extra]  # Beam flags
-    start = time.time()
-    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True)
-    memory = PeakMemory(proc.pid, children=True, every_s=0.2).start()
-    _, err = proc.communicate()
-    memory.stop()
-    if proc.returncode != 0:
-        sys.exit(f"{stage} failed:\n{err[-3000:]}")
-    return time.time() - start, memory
+    return timed_cli(["stage", stage, "--config", config, "--", *extra], stage)  # Beam flags after --
 
 
 def main(argv=None) -> None:

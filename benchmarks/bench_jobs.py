@@ -16,29 +16,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
-import time
 
-from synthetic_setup import REPO, prepare
-
-from pipeline.io.memory import PeakMemory
+from synthetic_setup import prepare, timed_cli
 
 STAGES = ("ingest", "clean", "nouns", "dictionary", "morph", "vocab")
 
 
 def run(config: str, jobs: str, root: str) -> tuple[float, float]:
-    cmd = [sys.executable, "-m", "pipeline", "run", "--to", "vocab", "--config", config]
-    cmd += ["--set", f"runner.jobs={jobs}", "--set", f"output_root={root}"]
-    started = time.time()
-    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True)
-    memory = PeakMemory(proc.pid, children=True, every_s=0.2).start()
-    _, err = proc.communicate()
-    memory.stop()
-    if proc.returncode != 0:
-        sys.exit(f"run with jobs={jobs} failed:\n{err[-3000:]}")
-    return time.time() - started, memory.peak_rss / 2**20
+    args = [
+        "run",
+        "--to",
+        "vocab",
+        "--config",
+        config,
+        "--set",
+        f"runner.jobs={jobs}",
+        "--set",
+        f"output_root={root}",
+    ]
+    seconds, memory = timed_cli(args, f"run with jobs={jobs}")
+    return seconds, memory.peak_rss / 2**20
 
 
 def _measured(key: str) -> bool:

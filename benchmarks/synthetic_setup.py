@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import yaml
+
+from pipeline.io.memory import PeakMemory
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,6 +25,21 @@ def _absolute_repo_paths(value):
         if os.path.isfile(candidate):
             return candidate
     return value
+
+
+def timed_cli(args: list[str], what: str) -> tuple[float, PeakMemory]:
+    """`python -m pipeline ARGS` from the repo: (wall seconds, peak memory of it and its
+    children); exits naming `what` when it fails."""
+    started = time.time()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", *args], cwd=REPO, stderr=subprocess.PIPE, text=True
+    )
+    memory = PeakMemory(proc.pid, children=True, every_s=0.2).start()
+    _, err = proc.communicate()
+    memory.stop()
+    if proc.returncode != 0:
+        sys.exit(f"{what} failed:\n{err[-3000:]}")
+    return time.time() - started, memory
 
 
 def prepare(work: str, docs: int, suffix: str = "") -> tuple[str, int, str]:
