@@ -116,6 +116,8 @@ def run(config: PipelineConfig, args: argparse.Namespace, beam_args: Sequence[st
         for n in names:
             action = "skip (up to date)" if status[n].state == "done" and not args.force else "run"
             print(f"# plan: {n}: {action} [{status[n].state}] {status[n].detail}")
+        jobs = runner.plan_jobs(config, names, stages, args.force)
+        print(f"# jobs ({config.runner.resolved_jobs}): " + " | ".join("+".join(job) for job in jobs))
         try:  # what the real run would refuse, the dry run refuses too (it writes nothing)
             check_beam_flags([*config.runner.options, *beam_args])
             runner.preflight(config, names, stages, beam_args)

@@ -135,6 +135,17 @@ def test_the_data_stages_plan_as_one_job_on_dataflow_and_one_job_each_here(fused
     assert dataflow.resolved_jobs == "fused"
 
 
+def test_a_dry_run_shows_the_jobs(tmp_path, tiny_inputs, capsys):
+    from pipeline.cli import main
+
+    config = write_config(tmp_path, tiny_inputs)
+    assert main(["run", "--dry-run", "--config", config, "--to", "morph", "--set", "runner.jobs=fused"]) == 0
+    out = capsys.readouterr().out
+    assert "# jobs (fused): ingest+clean+nouns+dictionary+morph\n" in out
+    assert main(["run", "--dry-run", "--config", config, "--to", "clean"]) == 0
+    assert "# jobs (per_stage): ingest | clean\n" in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------ the demo, fused
 
 FUSED_STAGES = ("ingest", "clean", "nouns", "dictionary", "morph", "vocab", "tfrecords")
