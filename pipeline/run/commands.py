@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterable, Sequence
 
 from pipeline.config import PipelineConfig, explain, to_yaml
-from pipeline.run import runner
+from pipeline.run import fused_jobs, runner
 from pipeline.run.lock import OutputLock, OutputLocked
 from pipeline.run.registry import stage_table
 from pipeline.tools import report as run_report
@@ -75,12 +75,12 @@ def _run_stages(
         runner.check_output_root(config)
         with OutputLock(runner.output_root(config), command):
             runner.preflight(config, names, stages, beam_args)
-            for job in runner.plan_jobs(config, names, stages, force):
+            for job in fused_jobs.plan_jobs(config, names, stages, force):
                 try:
                     if len(job) == 1:
                         runner.run_stage(config, stages[job[0]], stages, beam_args, force=force)
                     else:
-                        runner.run_fused(config, [stages[name] for name in job], stages, beam_args)
+                        fused_jobs.run_fused(config, [stages[name] for name in job], stages, beam_args)
                 except (runner.RunRefused, OutputLocked):
                     raise
                 except Exception as e:  # a failed stage leaves the previous output in place
@@ -116,7 +116,7 @@ def run(config: PipelineConfig, args: argparse.Namespace, beam_args: Sequence[st
         for n in names:
             action = "skip (up to date)" if status[n].state == "done" and not args.force else "run"
             print(f"# plan: {n}: {action} [{status[n].state}] {status[n].detail}")
-        jobs = runner.plan_jobs(config, names, stages, args.force)
+        jobs = fused_jobs.plan_jobs(config, names, stages, args.force)
         print(f"# jobs ({config.runner.resolved_jobs}): " + " | ".join("+".join(job) for job in jobs))
         try:  # what the real run would refuse, the dry run refuses too (it writes nothing)
             check_beam_flags([*config.runner.options, *beam_args])

@@ -42,7 +42,7 @@ from apache_beam.portability.api import beam_runner_api_pb2
 
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.io import filesystems
-from pipeline.run import runner
+from pipeline.run import fused_jobs, runner
 from pipeline.run.registry import stage_table
 
 # Dataflow Shuffle: GroupByKey and CoGroupByKey run in the service's backend, not
@@ -77,7 +77,7 @@ def build_job(
         job[0].build(p, runner.stage_context(config, job[0], offline=True))
     else:
         folders = {stage.name: runner.stage_dir(config, stage.name) for stage in job}
-        runner.build_fused(p, config, job, folders, offline=True)
+        fused_jobs.build_fused(p, config, job, folders, offline=True)
     result = p.run()
     label = "+".join(stage.name for stage in job)
     return {**describe_job(label, result.job), "exchange": config.runner.resolved_exchange}
@@ -171,7 +171,7 @@ def command(config: PipelineConfig, args, beam_args: Sequence[str]) -> int:
         return 2
     jobs = {}
     if config.runner.resolved_jobs == "fused":
-        groups = runner.group_stages(names, stages, set(names))
+        groups = fused_jobs.group_stages(names, stages, set(names))
     else:
         groups = [[name] for name in names]
     for group in groups:

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.io import filesystems
-from pipeline.run import runner
+from pipeline.run import fused_jobs, runner
 from pipeline.run.registry import stage_table
 from pipeline.run.stage import Stage
 from tests.helpers import read_tree, run_cli, write_config, write_demo_config
@@ -90,8 +90,8 @@ def _read(config, *parts):
 
 def test_stages_run_as_one_job_and_each_reads_the_one_before_once_it_is_written(fused_config):
     config = fused_config
-    assert runner.plan_jobs(config, list(STAGES), STAGES) == [["ingest", "clean", "nouns"]]
-    manifests = runner.run_fused(config, list(STAGES.values()), STAGES)
+    assert fused_jobs.plan_jobs(config, list(STAGES), STAGES) == [["ingest", "clean", "nouns"]]
+    manifests = fused_jobs.run_fused(config, list(STAGES.values()), STAGES)
     assert [m["stage"] for m in manifests] == ["ingest", "clean", "nouns"]
     expected = "".join(f"line {i}{x}\n" for i in range(PARTS) for x in "ab")
     assert _read(config, "clean", "seen.txt") == expected
@@ -105,17 +105,17 @@ def test_stages_run_as_one_job_and_each_reads_the_one_before_once_it_is_written(
     assert manifests[1]["upstream"] == {"ingest": runner.manifest_token(ingest)}
     assert sorted(ingest["files"]) == [f"parts/part-{i}.txt" for i in range(PARTS)]
     # Done: a plain rerun plans nothing to fuse; forced, the three again.
-    assert runner.plan_jobs(config, list(STAGES), STAGES) == [["ingest"], ["clean"], ["nouns"]]
-    assert runner.plan_jobs(config, list(STAGES), STAGES, force=True) == [["ingest", "clean", "nouns"]]
+    assert fused_jobs.plan_jobs(config, list(STAGES), STAGES) == [["ingest"], ["clean"], ["nouns"]]
+    assert fused_jobs.plan_jobs(config, list(STAGES), STAGES, force=True) == [["ingest", "clean", "nouns"]]
 
 
 def test_a_failure_late_in_the_job_keeps_every_old_output(fused_config):
     config = fused_config
-    runner.run_fused(config, list(STAGES.values()), STAGES)
+    fused_jobs.run_fused(config, list(STAGES.values()), STAGES)
     before = {name: runner.read_manifest(config, name) for name in STAGES}
     broken = {**STAGES, "nouns": dataclasses.replace(STAGES["nouns"], build=build_broken)}
     with pytest.raises(Exception, match="the third stage breaks"):
-        runner.run_fused(config, list(broken.values()), broken)
+        fused_jobs.run_fused(config, list(broken.values()), broken)
     assert {name: runner.read_manifest(config, name) for name in STAGES} == before
     assert _read(config, "nouns", "count.txt") == f"{2 * PARTS}\n"
     assert not os.path.exists(os.path.join(runner.output_root(config), runner.STAGING))
@@ -124,13 +124,13 @@ def test_a_failure_late_in_the_job_keeps_every_old_output(fused_config):
 def test_the_data_stages_plan_as_one_job_on_dataflow_and_one_job_each_here(fused_config):
     stages = stage_table()
     names = list(stages)
-    assert runner.plan_jobs(fused_config, names, stages) == [
+    assert fused_jobs.plan_jobs(fused_config, names, stages) == [
         ["ingest", "clean", "nouns", "dictionary", "morph", "vocab", "tfrecords"],
         ["train"],  # TFX, not a Beam job
     ]
     auto = dataclasses.replace(fused_config, runner=dataclasses.replace(fused_config.runner, jobs="auto"))
     assert auto.runner.resolved_jobs == "per_stage"
-    assert runner.plan_jobs(auto, names, stages) == [[name] for name in names]
+    assert fused_jobs.plan_jobs(auto, names, stages) == [[name] for name in names]
     dataflow = dataclasses.replace(auto.runner, runner="DataflowRunner")
     assert dataflow.resolved_jobs == "fused"
 
