@@ -18,7 +18,8 @@ from the sample in a fresh process per try, the two modes alternating for
 
 - `sequential`: SentencePiece (BERT), then tensorflow-text's WordPiece learner
   (ELECTRA), as the stage did until 7 Dec;
-- `concurrent`: SentencePiece in a thread while WordPiece learns, as the stage
+- `concurrent`: SentencePiece in a thread while WordPiece learns, its threshold
+  search in `--processes` processes (3: two levels a round), as the stage
   does now (`pipeline/stages/vocab.py:train_vocabularies`; SentencePiece's C++
   trainer releases the GIL; WordPiece starts once SentencePiece has read the
   sentences, which it does through Python).
@@ -78,7 +79,7 @@ def synthetic_sample(folder: str, sentences: int, types: int, words_per_sentence
     return len(counts)
 
 
-def child(mode: str, config_path: str, folder: str) -> None:
+def child(mode: str, config_path: str, folder: str, processes: int) -> None:
     """One try: train both vocabularies from the sample in `folder`; print JSON."""
     from pipeline.config import load_config
     from pipeline.pretraining.vocab_learning import learn_wordpiece, train_sentencepiece
@@ -100,7 +101,7 @@ def child(mode: str, config_path: str, folder: str) -> None:
         )
 
     def electra():
-        return learn_wordpiece(counts, c.electra_vocab_size, c)
+        return learn_wordpiece(counts, c.electra_vocab_size, c, 1 if mode == "sequential" else processes)
 
     import tensorflow_text  # noqa: F401  (imported before timing, in both modes)
 
@@ -138,6 +139,9 @@ def main(argv=None) -> None:
     parser.add_argument("--types", type=int, default=800_000, help="made-up words to draw from")
     parser.add_argument("--words", type=int, default=40, help="words per made-up sentence")
     parser.add_argument("--modes", default="sequential,concurrent", help="which modes to time, in order")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="concurrent mode: processes for WordPiece's threshold search"
+    )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keep", help="work folder to keep (and reuse)")
     parser.add_argument("--child", choices=("sequential", "concurrent"), help=argparse.SUPPRESS)
@@ -145,7 +149,7 @@ def main(argv=None) -> None:
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.config, args.folder)
+        child(args.child, args.config, args.folder, args.processes)
         return
     work = args.keep or tempfile.mkdtemp(prefix="bench_vocab_")
     if args.sentences:
@@ -181,7 +185,8 @@ def main(argv=None) -> None:
     for round_ in range(1, args.rounds + 1):
         for mode in args.modes.split(","):
             out = subprocess.run(
-                [sys.executable, __file__, "--child", mode, "--config", config, "--folder", folder],
+                [sys.executable, __file__, "--child", mode, "--config", config, "--folder", folder]
+                + ["--processes", str(args.processes)],
                 cwd=REPO,
                 capture_output=True,
                 text=True,

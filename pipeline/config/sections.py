@@ -450,6 +450,15 @@ class VocabConfig:
         minimum=0.0,
         maximum=0.5,
     )
+    wordpiece_processes: int = _field(
+        0,
+        "Processes for the WordPiece learner's threshold search: with 3 (or 7) each round learns "
+        "the next 2 (or 3) levels' thresholds at once; 1 or 2 search one threshold at a time. The "
+        "vocabulary is the same either way. Each process holds the word counts and the learner "
+        "(~1 GB at 700,000 distinct words). 0: 3, or fewer on a machine with fewer CPUs.",
+        minimum=0,
+        machine=True,
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,12 +20,15 @@ longer than `max_sentence_bytes` (SentencePiece silently skips them) are cut
 at word boundaries and counted (`long_sentences_split`); a single word longer
 than that is dropped and counted (`long_words_dropped`).
 
-Training (finalize, one process, memory bounded by `sample_sentences`):
+Training (one central step, memory bounded by `sample_sentences`):
 SentencePiece with identity normalisation (no NFKC, no lower-casing), the
 configured character coverage, and a fixed thread count (its result depends on
 the thread count, but is byte-identical across reruns with the same one); the
 WordPiece learner with its alphabet sized by the same character coverage
-instead of its 1000-character default. When the data cannot support the
+instead of its 1000-character default, and its binary search over the count
+threshold walked with the next levels' thresholds learned at once in several
+processes (`threshold_search`: the same thresholds on the same path, so the
+same vocabulary as the learner's own search). When the data cannot support the
 requested size, SentencePiece's maximum is used (the manifest records
 requested and actual sizes, and a warning is logged).
 """
@@ -33,8 +36,10 @@ requested and actual sizes, and a warning is logged).
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import hashlib
 import io
+import multiprocessing
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
@@ -216,7 +221,7 @@ def alphabet_size(word_counts: Iterable[tuple[str, int]], coverage: float) -> in
 
 
 def learn_wordpiece(
-    word_counts: Sequence[tuple[str, int]], vocab_size: int, config: VocabConfig
+    word_counts: Sequence[tuple[str, int]], vocab_size: int, config: VocabConfig, processes: int = 1
 ) -> list[str]:
     """tensorflow-text's WordPiece learner with Korean-safe settings; [PAD] [UNK] [CLS] [SEP] [MASK] first.
 
@@ -224,24 +229,115 @@ def learn_wordpiece(
     1000 characters, fewer than Korean syllables plus Hanja); nothing is
     lower-cased. The learner binary-searches a count threshold, so the size may
     fall up to `wordpiece_slack_ratio` below the request (or further, when the
-    data cannot support it).
+    data cannot support it). `learner.learn`'s own steps, with its search run by
+    `threshold_search` in up to `processes` processes (same result).
     """
-    from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
-
+    learner = _wordpiece_learner()
     word_counts = sorted(word_counts, key=lambda wc: (-wc[1], wc[0]))
-    vocab = learner.learn(
-        word_counts,
-        vocab_size=vocab_size,
-        reserved_tokens=list(BERT_HEAD),
+    params = learner.Params(
         upper_thresh=config.wordpiece_upper_thresh,
         lower_thresh=config.wordpiece_lower_thresh,
         num_iterations=config.wordpiece_num_iterations,
         max_input_tokens=config.wordpiece_max_input_words,
         max_token_length=config.wordpiece_max_token_length,
         max_unique_chars=alphabet_size(word_counts, config.character_coverage),
+        vocab_size=vocab_size,
         slack_ratio=config.wordpiece_slack_ratio,
         include_joiner_token=True,
         joiner=SUFFIX,
+        reserved_tokens=list(BERT_HEAD),
     )
+    upper, lower = learner.get_search_threshs(word_counts, params.upper_thresh, params.lower_thresh)
+    all_counts = learner.get_input_words(word_counts, params.reserved_tokens, params.max_token_length)
+    allowed = learner.get_allowed_chars(all_counts, params.max_unique_chars)
+    filtered = learner.filter_input_words(all_counts, allowed, params.max_input_tokens)
+    vocab = threshold_search(filtered, lower, upper, params, processes)
     # The learner adds the bare joiner "##"; no word split ever produces it.
     return [token for token in vocab if token != SUFFIX]
+
+
+def _wordpiece_learner():
+    from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib
+
+    return wordpiece_tokenizer_learner_lib
+
+
+# Below this many distinct words the threshold search runs in the calling process.
+PARALLEL_MIN_WORDS = 50_000
+
+
+def probe_levels(processes: int) -> int:
+    """How many levels of the search one round learns at once: a round of L levels
+    learns 2**L - 1 thresholds side by side (1 process: 1 level, 3: 2, 7: 3)."""
+    levels = 1
+    while 2 ** (levels + 1) - 1 <= processes:
+        levels += 1
+    return levels
+
+
+def search_tree(lower: int, upper: int, levels: int) -> list[tuple[int, int]]:
+    """The (lower, upper) bounds the learner's binary search may reach from
+    (lower, upper) within `levels` steps, breadth first (duplicates possible)."""
+    nodes, frontier = [], [(lower, upper)]
+    for _ in range(levels):
+        nodes += frontier
+        following = []
+        for low, high in frontier:
+            thresh = (low + high) // 2
+            following += [(thresh + 1, high), (low, thresh - 1)]
+        frontier = following
+    return nodes
+
+
+def threshold_search(word_counts, lower: int, upper: int, params, processes: int = 1) -> list[str]:
+    """tensorflow-text's `learn_binary_search`: the same thresholds on the same path,
+    so the same vocabulary. Each probe (`learn_with_thresh`) walks every word
+    `num_iterations` times in pure Python; with 3 or more `processes`, each round
+    learns the thresholds of the next `probe_levels` levels at once in that many
+    processes and walks down them, so the search takes fewer rounds."""
+    learner = _wordpiece_learner()
+    # A small sample's probes take seconds: not worth starting processes for.
+    levels = probe_levels(processes) if len(word_counts) >= PARALLEL_MIN_WORDS else 1
+    slack = max(params.slack_ratio * params.vocab_size, 0)
+    pool = None
+    if levels > 1:
+        # spawn: the caller may be a Beam worker with threads, which fork would copy badly
+        pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=2**levels - 1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_hold_words,
+            initargs=(word_counts, params),
+        )
+    try:
+        while True:
+            probes = {}
+            if pool is not None:
+                for low, high in search_tree(lower, upper, levels):
+                    thresh = (low + high) // 2
+                    if thresh not in probes:
+                        probes[thresh] = pool.submit(_learn_held, thresh)
+            for _ in range(levels):
+                thresh = (lower + upper) // 2
+                if pool is None:
+                    vocab = learner.learn_with_thresh(word_counts, thresh, params)
+                else:
+                    vocab = probes[thresh].result()
+                size = len(vocab)
+                within = size <= params.vocab_size and params.vocab_size - size <= slack
+                if within or lower >= upper or thresh <= 1:
+                    return vocab
+                lower, upper = (thresh + 1, upper) if size > params.vocab_size else (lower, thresh - 1)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+_HELD: dict = {}
+
+
+def _hold_words(word_counts, params) -> None:
+    _HELD["words"], _HELD["params"] = word_counts, params
+
+
+def _learn_held(thresh: int) -> list[str]:
+    return _wordpiece_learner().learn_with_thresh(_HELD["words"], thresh, _HELD["params"])

@@ -25,6 +25,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import logging
+import os
 import threading
 from collections.abc import Sequence
 
@@ -188,7 +189,8 @@ def train_vocabularies(c: VocabConfig, out: str, user_csv: str) -> dict:
         read.wait()
         counts = read_word_counts(filesystems.join(out, "electra", "word_counts-*"))
         with filesystems.Progress.step(NAME, f"learning WordPiece from {len(counts):,} words (ELECTRA)"):
-            electra_vocab = learn_wordpiece(counts, c.electra_vocab_size, c)
+            processes = c.wordpiece_processes or min(os.cpu_count() or 1, 3)
+            electra_vocab = learn_wordpiece(counts, c.electra_vocab_size, c, processes)
         model, bert_size = bert.result()
     pieces = sentencepiece_pieces(model)
     filesystems.write_bytes(filesystems.join(out, "bert", "spm.model"), model)

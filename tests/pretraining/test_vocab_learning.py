@@ -6,8 +6,10 @@ from pipeline.config import VocabConfig
 from pipeline.pretraining.vocab_learning import (
     alphabet_size,
     learn_wordpiece,
+    probe_levels,
     sample_band,
     sample_position,
+    search_tree,
     sentencepiece_pieces,
     sentencepiece_to_wordpiece,
     split_long,
@@ -108,3 +110,51 @@ def test_alphabet_size_follows_coverage():
     assert alphabet_size(counts, 0.999) == 1
     assert alphabet_size(counts, 0.9995) == 2
     assert alphabet_size(counts, 1.0) == 3
+
+
+def _made_up_counts(n: int) -> list[tuple[str, int]]:
+    """n words of 2 to 4 syllables with falling counts, as a vocab sample's word counts."""
+    words = []
+    for i in range(n):
+        word = "".join(chr(0xAC00 + (i * 7 + k * 131) % 2000) for k in range(2 + i % 3))
+        words.append((word, 1 + 5000 // (i + 1)))
+    return words
+
+
+def test_probe_levels_and_the_search_tree():
+    assert [probe_levels(p) for p in (1, 2, 3, 6, 7, 15)] == [1, 1, 2, 2, 3, 4]
+    # (2, 100): thresh 51, then (52, 100) or (2, 50); their thresholds 76 and 26.
+    assert search_tree(2, 100, 2) == [(2, 100), (52, 100), (2, 50)]
+    assert len(search_tree(2, 100, 3)) == 7
+
+
+@pytest.mark.parametrize("processes", [1, 3])
+def test_the_threshold_search_finds_the_learners_own_vocabulary(processes, monkeypatch):
+    """learn_wordpiece walks the learner's binary search itself (in 3 processes, two
+    levels per round); the vocabulary is the one tensorflow-text's `learn` returns."""
+    from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
+
+    from pipeline.pretraining import vocab_learning
+
+    monkeypatch.setattr(vocab_learning, "PARALLEL_MIN_WORDS", 1000)  # processes for 3,000 words too
+
+    config = VocabConfig(wordpiece_lower_thresh=1)
+    counts = _made_up_counts(3000)
+    ours = learn_wordpiece(counts, 5000, config, processes=processes)
+    theirs = learner.learn(
+        sorted(counts, key=lambda wc: (-wc[1], wc[0])),
+        vocab_size=5000,
+        reserved_tokens=list(BERT_HEAD),
+        upper_thresh=config.wordpiece_upper_thresh,
+        lower_thresh=config.wordpiece_lower_thresh,
+        num_iterations=config.wordpiece_num_iterations,
+        max_input_tokens=config.wordpiece_max_input_words,
+        max_token_length=config.wordpiece_max_token_length,
+        max_unique_chars=alphabet_size(counts, config.character_coverage),
+        slack_ratio=config.wordpiece_slack_ratio,
+        include_joiner_token=True,
+        joiner="##",
+    )
+    # Eleven thresholds on the way (2501, 1251, ..., 5, 7): found within the slack.
+    assert ours == [token for token in theirs if token != "##"]
+    assert 4750 <= len(ours) <= 5000

@@ -63,6 +63,7 @@ MACHINE_OVERRIDES = (
     "runner.disk_size_gb=200",
     "nouns.scoring_min_ram=64GB",
     "vocab.training_min_ram=64GB",
+    "vocab.wordpiece_processes=7",
     "runner.jobs=fused",
     "morph.batch_sentences=17",
     "train.cpu_replicas=1",
@@ -101,6 +102,7 @@ def test_machine_settings_are_marked_in_explain():
         "train.vertex_machine_type",
         "train.vertex_replica_count",
         "vocab.training_min_ram",
+        "vocab.wordpiece_processes",
     ]
 
 
