@@ -13,7 +13,7 @@ per worker.
 with particles and endings, Zipf-like counts) and scores each in a fresh
 process with `nouns.extract_nouns`, printing the memory the central soynlp
 step grew by, per eojeol kept, and its time. Not a test: run on demand and
-record the figures in docs/benchmarks.md.
+record the figures in docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations

@@ -54,8 +54,14 @@ def _timed(function, *args):
 
 def synthetic_sample(folder: str, sentences: int, types: int, words_per_sentence: int, seed: int = 0) -> int:
     """`folder`/sample/train-*.txt and electra/word_counts-*.tsv as the vocab stage
-    writes them, made up (see the module's docstring); returns the distinct words."""
+    writes them, made up (see the module's docstring; kept and reused when `folder`
+    holds them); returns the distinct words."""
     import collections
+
+    counts_path = os.path.join(folder, "electra", "word_counts-00000-of-00001.tsv")
+    if os.path.exists(counts_path):
+        with open(counts_path, encoding="utf-8") as f:
+            return sum(1 for _ in f)
 
     import numpy as np
 

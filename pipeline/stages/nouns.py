@@ -14,7 +14,7 @@ counts are written as a sorted text file, and one central step loads them with `
 lets soynlp score and extract exactly as `train_extract` would on the same
 sentences (tests/stages/test_nouns.py checks this on the demo corpus). soynlp's
 scoring walks the L-R graph sequentially, so that step cannot be distributed;
-its memory grows linearly with the eojeols kept (`scoring.json`, docs/benchmarks.md).
+its memory grows linearly with the eojeols kept (`scoring.json`, docs/BENCHMARKS.md).
 
 Filters (`noun_filters_v1`), applied in this order, each drop counted as
 `nouns_dropped_<reason>`: low_frequency, unit, number_or_symbol,
