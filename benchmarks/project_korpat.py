@@ -16,8 +16,10 @@ stage against one fused job (`runner.jobs`), static against dynamic masking:
   static stage (`benchmarks/bench_tfrecords.py --masking static,dynamic`).
 - central: steps one process runs, which more vCPUs do not shorten, each at the
   caps of a KorPatBERT-size run: noun scoring at `nouns.max_eojeols` (5M
-  eojeols, 0.107 ms each: `benchmarks/bench_nouns.py memory`, 42.7 s for
-  400,000), the dictionary stage's whole time at 100k (31.6 s, which holds its
+  eojeols; `benchmarks/bench_nouns.py memory` measured 4.3 s for 50,000 and
+  42.7 s for 400,000, faster than linear growth: seconds ~ eojeols^1.10 over
+  that range, extrapolated to 5M; the last doubling alone grew 2.5x, so this
+  may be low), the dictionary stage's whole time at 100k (31.6 s, which holds its
   compile and check), and vocab training at `vocab.sample_sentences` (5M
   sentences; `--vocab-training-s`, from `benchmarks/bench_vocab.py` scaled by
   sentences).
@@ -28,6 +30,7 @@ stage against one fused job (`runner.jobs`), static against dynamic masking:
 from __future__ import annotations
 
 import argparse
+import math
 
 KORPAT_PUBLICATIONS = 4_065_519
 CORES = 2  # the machine bench_scaling measured on
@@ -44,7 +47,10 @@ STAGE_SECONDS = {
     "tfrecords": (157.1, 1306.9),
 }
 DYNAMIC_SHARE = 0.35  # tfrecords' marginal cost with masking: dynamic, against static
-NOUN_SCORING_S = 42.7 / 400_000 * 5_000_000  # bench_nouns.py memory, at nouns.max_eojeols
+# bench_nouns.py memory: 4.3 s at 50,000 eojeols, 42.7 s at 400,000; a power law through
+# the two, extrapolated to nouns.max_eojeols.
+NOUN_SCORING_EXPONENT = math.log(42.7 / 4.3) / math.log(400_000 / 50_000)
+NOUN_SCORING_S = 42.7 * (5_000_000 / 400_000) ** NOUN_SCORING_EXPONENT
 DICTIONARY_S = 31.6  # the dictionary stage's whole time at 100k
 VOCAB_TRAINING_S = 0.0  # set by --vocab-training-s
 
@@ -69,7 +75,7 @@ def main(argv=None) -> None:
     parser.add_argument("--startup-s", type=float, default=240.0)
     args = parser.parse_args(argv)
     central = {
-        "noun scoring (5M eojeols)": NOUN_SCORING_S,
+        f"noun scoring (5M eojeols, ~n^{NOUN_SCORING_EXPONENT:.2f})": NOUN_SCORING_S,
         "dictionary (compile and check)": DICTIONARY_S,
         "vocab training (5M sentences)": args.vocab_training_s,
     }
@@ -81,7 +87,7 @@ def main(argv=None) -> None:
         print(f"  {stage:<11} {static:5.1f}{extra}")
     print("central steps (one process each):")
     for name, seconds in central.items():
-        print(f"  {name:<31} {seconds / 60:5.1f} min")
+        print(f"  {name:<36} {seconds / 60:5.1f} min")
     central_s = sum(central.values())
     print(f"\n{'jobs':<24} {'masking':<8} {'64 vCPUs':>9} {'256 vCPUs':>10} {'1024 vCPUs':>11}")
     for label, jobs in (("one per stage (7)", 7), ("fused (1)", 1)):
