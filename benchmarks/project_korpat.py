@@ -16,10 +16,10 @@ stage against one fused job (`runner.jobs`), static against dynamic masking:
   static stage (`benchmarks/bench_tfrecords.py --masking static,dynamic`).
 - central: steps one process runs, which more vCPUs do not shorten, each at the
   caps of a KorPatBERT-size run: noun scoring at `nouns.max_eojeols` (5M
-  eojeols; `benchmarks/bench_nouns.py memory` measured 4.3 s for 50,000 and
-  42.7 s for 400,000, faster than linear growth: seconds ~ eojeols^1.10 over
-  that range, extrapolated to 5M; the last doubling alone grew 2.5x, so this
-  may be low), the dictionary stage's whole time at 100k (31.6 s, which holds its
+  eojeols; `benchmarks/bench_nouns.py memory --sizes 400000,800000,1600000`
+  measured 37.5, 81.2 and 165.7 s, a little faster than linear growth:
+  seconds ~ eojeols^1.07 between the ends, extrapolated to 5M), the
+  dictionary stage's whole time at 100k (31.6 s, which holds its
   compile and check), and vocab training at `vocab.sample_sentences` (5M
   sentences; `--vocab-training-s`, from `benchmarks/bench_vocab.py` scaled by
   sentences).
@@ -47,10 +47,11 @@ STAGE_SECONDS = {
     "tfrecords": (157.1, 1306.9),
 }
 DYNAMIC_SHARE = 0.35  # tfrecords' marginal cost with masking: dynamic, against static
-# bench_nouns.py memory: 4.3 s at 50,000 eojeols, 42.7 s at 400,000; a power law through
-# the two, extrapolated to nouns.max_eojeols.
-NOUN_SCORING_EXPONENT = math.log(42.7 / 4.3) / math.log(400_000 / 50_000)
-NOUN_SCORING_S = 42.7 * (5_000_000 / 400_000) ** NOUN_SCORING_EXPONENT
+# bench_nouns.py memory --sizes 400000,800000,1600000 (7 Dec 20:44-20:50 UTC, nothing else
+# running): 37.5 s at 400,000 eojeols, 165.7 s at 1,600,000; a power law through the two,
+# extrapolated to nouns.max_eojeols.
+NOUN_SCORING_EXPONENT = math.log(165.7 / 37.5) / math.log(1_600_000 / 400_000)
+NOUN_SCORING_S = 165.7 * (5_000_000 / 1_600_000) ** NOUN_SCORING_EXPONENT
 DICTIONARY_S = 31.6  # the dictionary stage's whole time at 100k
 VOCAB_TRAINING_S = 0.0  # set by --vocab-training-s
 
