@@ -18,8 +18,8 @@ with Beam's GroupByKey, and the job's options carry the experiment
 made explicit, unless the config or command line names a shuffle_mode itself.
 
 With `runner.jobs` resolving to `fused` (the default on DataflowRunner), the
-chosen stages are built as `run` would run them: ingest up to vocab's sample in
-one job (`<first>+...+<last>.json`), tfrecords in its own.
+chosen stages are built as `run` would run them: every Beam stage from ingest
+to tfrecords in one job (`<first>+...+<last>.json`).
 
 Offline, Beam's look-ups of credentials and of the temp and staging buckets
 time out: about 35 s for the first stage a process builds, 10 to 15 s for

@@ -91,6 +91,6 @@ class Stage:
     # any stage of the command writes.
     check: Callable[[PipelineConfig], None] | None = None
     # Can run in the same Beam job as its upstreams (`runner.jobs: fused`): it reads
-    # them only through StageContext's upstream_* and start, and needs nothing
-    # their finalize steps write.
+    # them only through `filesystems.match_files` and its siblings given
+    # `ctx.after(upstream)`, and needs nothing their finalize steps write.
     fusable: bool = False
