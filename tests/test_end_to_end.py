@@ -176,6 +176,7 @@ def test_machine_settings_leave_every_stage_done(demo_tfrecords):
         "runner.direct_num_workers=1",
         "runner.direct_running_mode=in_memory",
         "nouns.scoring_min_ram=64GB",
+        "nouns.scoring_partitions=5",
         "morph.batch_sentences=17",
         "train.cpu_replicas=1",
         "train.vertex_machine_type=a3-highgpu-8g",

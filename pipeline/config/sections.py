@@ -268,14 +268,22 @@ class NounsConfig:
     )
     max_eojeols: int = _field(
         5_000_000,
-        "At most this many distinct eojeols reach the central soynlp step (~2.6 KB each); when more "
+        "At most this many distinct eojeols reach soynlp's scoring (~2.6 KB each); when more "
         "survive min_eojeol_count the threshold is raised until they fit, and the manifest says so.",
         minimum=1,
     )
+    scoring_partitions: int = _field(
+        64,
+        "soynlp scores the eojeols in this many parallel tasks, each holding the eojeols that begin "
+        "with its characters (a stable hash of the first character); the nouns found do not depend "
+        "on it. The largest partition bounds the step's time and memory.",
+        minimum=1,
+        machine=True,
+    )
     scoring_min_ram: str = _field(
         "",
-        "Beam resource hint for the central scoring step, e.g. '16GB' (about 2.6 KB per kept eojeol "
-        "plus headroom). Dataflow honours it per step with Dataflow Prime "
+        "Beam resource hint for the two soynlp scoring steps, e.g. '4GB' (about 2.6 KB per eojeol "
+        "of the largest partition plus headroom). Dataflow honours it per step with Dataflow Prime "
         "(--dataflow_service_options=enable_prime); otherwise choose runner.machine_type for it.",
         machine=True,
     )

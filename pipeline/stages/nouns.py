@@ -5,16 +5,21 @@ Out: `nouns.parquet` and `nouns.tsv`: noun, frequency, score, compound, parts,
      sorted by frequency (descending), then noun;
      `rejects.jsonl`: every noun soynlp returned that a filter dropped, with the reason;
      `eojeol_counts.txt`: the merged `eojeol count` lines soynlp scored, sorted by eojeol;
-     `scoring.json`: eojeols kept, threshold used, memory and time of the central step.
+     `scoring.json`: eojeols kept, threshold used, partitions, memory and time of the scoring.
 
 soynlp's `LRNounExtractor_v2` counts eojeols in one process, holding every count
-in memory. Here Beam does the counting (one task per text shard, merged by a
-combiner, pruned by `min_eojeol_count`, capped at `max_eojeols`), the merged
-counts are written as a sorted text file, and one central step loads them with `EojeolCounter.load` and
-lets soynlp score and extract exactly as `train_extract` would on the same
-sentences (tests/stages/test_nouns.py checks this on the demo corpus). soynlp's
-scoring walks the L-R graph sequentially, so that step cannot be distributed;
-its memory grows linearly with the eojeols kept (`scoring.json`, docs/BENCHMARKS.md).
+in memory, and scores them in one process. Here Beam does the counting (one task
+per text shard, merged by a combiner, pruned by `min_eojeol_count`, capped at
+`max_eojeols`) into `nouns.scoring_partitions` sorted count files, split by the
+eojeols' first character; soynlp then scores each partition in its own task,
+in two passes (noun scores; then compounds, which split into nouns of any
+partition, and the post-processing), with its own code and
+`EojeolCounter.load`. Every L-R pair of an eojeol starts with its first
+character, so the union equals soynlp's `train_extract` on the same sentences
+whatever the number of partitions (pipeline.text.noun_extraction says why;
+tests/stages/test_nouns.py and tests/text/test_noun_extraction.py check it on
+the demo corpus). Each task's memory grows with the eojeols of its partition
+(`scoring.json`, docs/BENCHMARKS.md).
 
 Filters (`noun_filters_v1`), applied in this order, each drop counted as
 `nouns_dropped_<reason>`: low_frequency, unit, number_or_symbol,
@@ -45,15 +50,18 @@ from pipeline.text.noun_extraction import (
     EXTRACTOR_VERSION,
     TSV_HEADER,
     Noun,
+    compound_parts_index,
     count_histogram,
     effective_min_count,
-    extract_nouns,
+    finish_partition,
     format_count,
     line_eojeols,
     merge_count_files,
     merge_histograms,
     noun_row,
     noun_schema,
+    partition_of,
+    predict_partition,
     tsv_line,
 )
 from pipeline.text.noun_filters import FILTERS_VERSION, REASONS, NounRules, filter_nouns, make_rules
@@ -82,8 +90,9 @@ def metadata_path(metadata) -> str:
     return metadata.path
 
 
-def count_shard(item: tuple[str, int], num_shards: int) -> tuple[int, tuple[str, int]]:
-    return filesystems.stable_shard(item[0], num_shards), item
+def count_partition(item: tuple[str, int], num_partitions: int) -> tuple[int, tuple[str, int]]:
+    """(eojeol, count) -> (its scoring partition, the same): partitions by first character."""
+    return partition_of(item[0], num_partitions), item
 
 
 # ------------------------------------------------------------------ outputs
@@ -193,7 +202,7 @@ class CountEojeols(beam.PTransform):
 
 
 class WriteCountShard(beam.DoFn):
-    """(index, {'counts': [(eojeol, count)...]}) -> a sorted shard file; yields its count histogram."""
+    """(index, {'counts': [(eojeol, count)...]}) -> a sorted partition file; yields (index, its count histogram)."""
 
     def __init__(self, output_dir: str, num_shards: int) -> None:
         self._output_dir, self._num_shards = output_dir, num_shards
@@ -203,58 +212,134 @@ class WriteCountShard(beam.DoFn):
         items = sorted(grouped["counts"])
         with filesystems.FileSystems.create(count_shard_path(self._output_dir, index, self._num_shards)) as f:
             f.write("".join(format_count(e, c) for e, c in items).encode("utf-8"))
-        yield count_histogram(c for _, c in items)
+        yield index, count_histogram(c for _, c in items)
+
+
+def scoring_threshold(histogram: dict[int, int], config: NounsConfig) -> dict:
+    """The merged count histogram -> the count threshold every partition applies (max_eojeols cap)."""
+    threshold = effective_min_count(histogram, config.min_eojeol_count, config.max_eojeols)
+    above_cap = sum(n for c, n in histogram.items() if config.min_eojeol_count <= c < threshold)
+    Metrics.counter(NAME, "distinct_eojeols_pruned_max_eojeols").inc(above_cap)
+    return {"threshold": threshold, "pruned_max_eojeols": above_cap}
 
 
 # Reports are nested dicts: no inferred (flat) dict coder.
 @beam.typehints.with_output_types(typing.Any)
-class ScoreNouns(beam.DoFn):
-    """The central step: merged count histogram -> soynlp nouns, filtered and written.
+class WriteMergedCounts(beam.DoFn):
+    """The threshold -> `eojeol_counts.txt`: every partition's kept counts merged in eojeol order.
 
-    Runs once (its input is a single combined histogram), after every count
-    shard is written. Merges the shards into one sorted `eojeol count` file,
-    lets soynlp score it, filters, writes the outputs and `scoring.json`.
+    Runs beside the scoring (it only reads the partition files); yields what it kept.
     """
+
+    def __init__(self, output_dir: str, num_shards: int) -> None:
+        self._output_dir, self._num_shards = output_dir, num_shards
+
+    def process(self, threshold: dict):
+        started = time.time()
+        shards = [count_shard_path(self._output_dir, i, self._num_shards) for i in range(self._num_shards)]
+        with filesystems.FileSystems.create(filesystems.join(self._output_dir, EOJEOL_COUNTS)) as kept_file:
+            kept, total = merge_count_files(shards, threshold["threshold"], (kept_file,))
+        Metrics.counter(NAME, "distinct_eojeols_kept").inc(kept)
+        yield {"eojeols_kept": kept, "eojeol_occurrences_kept": total, "merge_seconds": time.time() - started}
+
+
+class _ScoringPass(beam.DoFn):
+    """One soynlp pass over one partition: its kept counts copied to a local file, soynlp run on it.
+
+    soynlp loads in setup, not at import (it pulls in scikit-learn); loading it
+    before the measurement keeps its footprint out of the memory figures.
+    """
+
+    WHAT = ""
+
+    def __init__(self, config: NounsConfig, output_dir: str, num_shards: int) -> None:
+        self._config, self._output_dir, self._num_shards = config, output_dir, num_shards
+
+    def setup(self) -> None:
+        import soynlp.noun  # noqa: F401
+        import soynlp.utils  # noqa: F401
+
+        self._progress = filesystems.Progress(NAME, f"partitions_{self.WHAT}")
+
+    def _run(self, index: int, threshold: dict, soynlp_pass, *args):
+        """(soynlp_pass(local_counts_path, config, *args), {eojeols, seconds, memory}) for this partition."""
+        local_dir = filesystems.scratch_folder("nouns_")
+        try:
+            local_counts = os.path.join(local_dir, EOJEOL_COUNTS)
+            with open(local_counts, "wb") as local:
+                kept, _ = merge_count_files(
+                    [count_shard_path(self._output_dir, index, self._num_shards)],
+                    threshold["threshold"],
+                    (local,),
+                )
+            started = time.time()
+            with PeakMemory() as memory:
+                result = soynlp_pass(local_counts, self._config, *args)
+            stats = {
+                "eojeols": kept,
+                f"{self.WHAT}_seconds": time.time() - started,
+                f"{self.WHAT}_rss_peak": memory.peak_rss,
+                f"{self.WHAT}_grown": memory.grown_bytes,
+            }
+        finally:
+            shutil.rmtree(local_dir, ignore_errors=True)
+        self._progress.tick()
+        return result, stats
+
+
+@beam.typehints.with_output_types(typing.Any)
+class ScorePartition(_ScoringPass):
+    """Pass 1: a partition's index -> (index, soynlp's (support, score) of its noun candidates, stats)."""
+
+    WHAT = "scored"
+
+    def process(self, index: int, threshold: dict):
+        predictions, stats = self._run(index, threshold, predict_partition)
+        yield index, predictions, stats
+
+
+def compound_parts_of(scored: tuple, config: NounsConfig) -> dict:
+    return compound_parts_index(scored[1], config)
+
+
+def merge_dicts(dicts: typing.Iterable[dict]) -> dict:
+    merged: dict = {}
+    for d in dicts:
+        merged.update(d)
+    return merged
+
+
+@beam.typehints.with_output_types(typing.Any)
+class FinishPartition(_ScoringPass):
+    """Pass 2: (index, predictions, stats) and every partition's nouns -> ({noun: Noun}, stats) of this partition.
+
+    Compounds split into nouns of any partition, so this pass gets all of
+    them (`compound_parts`, a side input) and is exactly soynlp's extract().
+    """
+
+    WHAT = "finished"
+
+    def process(self, scored: tuple, threshold: dict, compound_parts: dict):
+        index, predictions, stats = scored
+        found, more = self._run(index, threshold, finish_partition, predictions, compound_parts)
+        yield found, {**stats, **more}
+
+
+# Reports are nested dicts: no inferred (flat) dict coder.
+@beam.typehints.with_output_types(typing.Any)
+class WriteNouns(beam.DoFn):
+    """Every partition's nouns -> filtered, written; yields `scoring.json`'s report."""
 
     def __init__(self, config: NounsConfig, rules: NounRules, output_dir: str, num_shards: int) -> None:
         self._config, self._rules = config, rules
         self._output_dir, self._num_shards = output_dir, num_shards
 
-    def setup(self) -> None:
-        # Loaded here, not at import: soynlp pulls in scikit-learn. Loading it
-        # before the measurement keeps its footprint out of scoring_memory_mb.
-        import soynlp.noun  # noqa: F401
-        import soynlp.utils  # noqa: F401
-
-    def process(self, histogram):
-        config = self._config
-        threshold = effective_min_count(histogram, config.min_eojeol_count, config.max_eojeols)
-        above_cap = sum(n for c, n in histogram.items() if config.min_eojeol_count <= c < threshold)
-        Metrics.counter(NAME, "distinct_eojeols_pruned_max_eojeols").inc(above_cap)
-        local_dir = filesystems.scratch_folder("nouns_")
-        try:
-            local_counts = os.path.join(local_dir, EOJEOL_COUNTS)
-            started = time.time()
-            shards = [
-                count_shard_path(self._output_dir, i, self._num_shards) for i in range(self._num_shards)
-            ]
-            with (
-                open(local_counts, "wb") as local,
-                filesystems.FileSystems.create(
-                    filesystems.join(self._output_dir, EOJEOL_COUNTS)
-                ) as kept_file,
-            ):
-                kept, total = merge_count_files(shards, threshold, (local, kept_file))
-            merged = time.time()
-            with filesystems.Progress.step(NAME, "scoring nouns (soynlp)"), PeakMemory() as memory:
-                nouns = extract_nouns(local_counts, config)
-            scored = time.time()
-        finally:
-            shutil.rmtree(local_dir, ignore_errors=True)
-
+    def process(self, partitions: list, threshold: dict, merged: dict):
+        nouns: dict[str, Noun] = {}
+        for found, _ in partitions:
+            nouns.update(found)
         kept_nouns, dropped = filter_nouns(nouns, self._rules)
         write_nouns(self._output_dir, kept_nouns, dropped)
-        Metrics.counter(NAME, "distinct_eojeols_kept").inc(kept)
         Metrics.counter(NAME, "nouns_from_soynlp").inc(len(nouns))
         Metrics.counter(NAME, "compounds_from_soynlp").inc(sum(n.compound for n in nouns.values()))
         Metrics.counter(NAME, "nouns_written").inc(len(kept_nouns))
@@ -262,7 +347,9 @@ class ScoreNouns(beam.DoFn):
         Metrics.counter(NAME, "nouns_dropped").inc(len(dropped))
         for _, reason in dropped:
             Metrics.counter(NAME, f"nouns_dropped_{reason}").inc()
-        report = scoring_report(config, threshold, kept, total, memory, merged - started, scored - merged)
+        report = scoring_report(
+            self._config, self._num_shards, threshold["threshold"], merged, [s for _, s in partitions]
+        )
         report["top_nouns"] = [n.noun for n in kept_nouns[:20]]
         report["top_compounds"] = ["+".join(n.parts) for n in kept_nouns if n.compound][:20]
         filesystems.write_json(filesystems.join(self._output_dir, SCORING_REPORT), report)
@@ -270,27 +357,36 @@ class ScoreNouns(beam.DoFn):
 
 
 def scoring_report(
-    config: NounsConfig,
-    threshold: int,
-    kept: int,
-    total: int,
-    memory: PeakMemory,
-    merge_seconds: float,
-    scoring_seconds: float,
+    config: NounsConfig, partitions: int, threshold: int, merged: dict, stats: list[dict]
 ) -> dict:
-    """What the central step needed, for the manifest (memory grows ~linearly with `eojeols_kept`)."""
+    """What the scoring needed, for the manifest.
+
+    Each partition is one task; its memory grows ~linearly with the eojeols it
+    holds, and the longest partition bounds the step's wall-clock time.
+    """
+    mb = 2**20
+    largest = max(stats, key=lambda s: s["eojeols"], default=None)
+    biggest = max(stats, key=lambda s: max(s["scored_grown"], s["finished_grown"]), default=None)
+    grown = max(biggest["scored_grown"], biggest["finished_grown"]) if biggest else 0
     return {
         "min_eojeol_count": config.min_eojeol_count,
         "effective_min_eojeol_count": threshold,
         "max_eojeols": config.max_eojeols,
-        "eojeols_kept": kept,
-        "eojeol_occurrences_kept": total,
-        "scoring_rss_start_mb": round(memory.start_rss / 2**20, 1),
-        "scoring_rss_peak_mb": round(memory.peak_rss / 2**20, 1),
-        "scoring_memory_mb": round(memory.grown_bytes / 2**20, 1),
-        "scoring_bytes_per_eojeol": round(memory.grown_bytes / kept) if kept else 0,
-        "merge_seconds": round(merge_seconds, 2),
-        "scoring_seconds": round(scoring_seconds, 2),
+        "eojeols_kept": merged["eojeols_kept"],
+        "eojeol_occurrences_kept": merged["eojeol_occurrences_kept"],
+        "scoring_partitions": partitions,
+        "partitions_with_eojeols": sum(1 for s in stats if s["eojeols"]),
+        "largest_partition_eojeols": largest["eojeols"] if largest else 0,
+        "scoring_rss_peak_mb": round(
+            max((max(s["scored_rss_peak"], s["finished_rss_peak"]) for s in stats), default=0) / mb, 1
+        ),
+        "scoring_memory_mb": round(grown / mb, 1),
+        "scoring_bytes_per_eojeol": round(grown / biggest["eojeols"]) if biggest else 0,
+        "merge_seconds": round(merged["merge_seconds"], 2),
+        "scoring_seconds": round(sum(s["scored_seconds"] + s["finished_seconds"] for s in stats), 2),
+        "longest_partition_seconds": round(
+            max((s["scored_seconds"] + s["finished_seconds"] for s in stats), default=0.0), 2
+        ),
     }
 
 
@@ -307,8 +403,10 @@ def write_empty_outputs(_, output_dir: str) -> dict:
 class ExtractNouns(beam.PTransform):
     """Clean text shards (a glob) -> nouns.parquet, nouns.tsv, rejects.jsonl, eojeol_counts.txt, scoring.json.
 
-    Counting is distributed; the count shards are joined by a stable hash of the
-    eojeol and written sorted; one step then scores the merged counts with soynlp.
+    Counting is distributed; the counts are joined by a stable hash of the
+    eojeol's first character into partition files, written sorted; soynlp
+    scores each partition in its own task (two passes), and one step writes
+    what they found.
     """
 
     def __init__(
@@ -338,23 +436,54 @@ class ExtractNouns(beam.PTransform):
                 config.min_eojeol_count,
                 config.ensure_normalized,
             )
-            | "ShardKey" >> beam.Map(count_shard, n)
+            | "PartitionKey" >> beam.Map(count_partition, n)
+        )
+        partitions = (
+            {"counts": counts}
+            | "JoinPartitions" >> filesystems.JoinByShard(n)
+            | "WritePartitions" >> beam.ParDo(WriteCountShard(self._output_dir, n))
+        )
+        threshold_once = (
+            partitions
+            | "Histograms" >> beam.Values()
+            | "Histogram" >> beam.CombineGlobally(merge_histograms)
+            | "Threshold" >> beam.Map(scoring_threshold, config)
+        )
+        threshold = beam.pvalue.AsSingleton(threshold_once)
+        merged = threshold_once | "WriteMergedCounts" >> beam.ParDo(WriteMergedCounts(self._output_dir, n))
+        scored = (
+            partitions
+            | "Indexes" >> beam.Keys()
+            # One element per partition: one task each.
+            | "SpreadPartitions" >> beam.Reshuffle()
+            | "Score" >> self._hinted(beam.ParDo(ScorePartition(config, self._output_dir, n), threshold))
+        )
+        compound_parts = beam.pvalue.AsSingleton(
+            scored
+            | "CompoundParts" >> beam.Map(compound_parts_of, config)
+            | "AllCompoundParts" >> beam.CombineGlobally(merge_dicts)
         )
         return (
-            {"counts": counts}
-            | "JoinShards" >> filesystems.JoinByShard(n)
-            | "WriteShards" >> beam.ParDo(WriteCountShard(self._output_dir, n))
-            | "Histogram" >> beam.CombineGlobally(merge_histograms)
-            | "Score" >> self._score()
+            scored
+            | "Compounds"
+            >> self._hinted(
+                beam.ParDo(FinishPartition(config, self._output_dir, n), threshold, compound_parts)
+            )
+            | "Gather" >> beam.combiners.ToList()
+            | "Write"
+            >> beam.ParDo(
+                WriteNouns(config, self._rules, self._output_dir, n),
+                threshold,
+                beam.pvalue.AsSingleton(merged),
+            )
         )
 
-    def _score(self) -> beam.PTransform:
-        score = beam.ParDo(ScoreNouns(self._config, self._rules, self._output_dir, self._num_shards))
-        # The one step that needs a big worker (~2.6 KB per kept eojeol): with
-        # Dataflow Prime's right fitting only this step gets the large machine.
+    def _hinted(self, step: beam.PTransform) -> beam.PTransform:
+        # The steps that hold a partition's L-R graph (~2.6 KB per eojeol it
+        # holds): with Dataflow Prime's right fitting only they get a big worker.
         if self._config.scoring_min_ram:
-            score = score.with_resource_hints(min_ram=self._config.scoring_min_ram)
-        return score
+            step = step.with_resource_hints(min_ram=self._config.scoring_min_ram)
+        return step
 
 
 # ------------------------------------------------------------------ stage
@@ -386,9 +515,8 @@ def build(p: beam.Pipeline, ctx: StageContext) -> None:
         )
     glob = filesystems.join(ctx.upstream_dirs[layout.CLEAN], layout.TEXT, "part-*.txt")
     rules = load_rules(ctx.config)
-    num_shards = ctx.upstream_section(layout.INGEST).num_shards
     return p | "Nouns" >> ExtractNouns(
-        glob, config, rules, ctx.output_dir, num_shards, after=ctx.after(layout.CLEAN)
+        glob, config, rules, ctx.output_dir, config.scoring_partitions, after=ctx.after(layout.CLEAN)
     )
 
 

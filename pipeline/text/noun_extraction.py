@@ -2,14 +2,15 @@
 
 In:  lines of clean text (one sentence per line) -> eojeols and their counts;
      count files in soynlp's `EojeolCounter.load` format (`eojeol count` lines,
-     sorted by eojeol) -> one merged file; a local count file -> soynlp's
-     `LRNounExtractor_v2` scores.
+     sorted by eojeol) -> one merged file; local count files -> soynlp's
+     `LRNounExtractor_v2` scores, for all eojeols at once or partition by
+     partition (eojeols split by their first character).
 Out: `{noun: Noun}` (frequency, score, the parts of a compound), exactly what
      `train_extract` gives on the same sentences; the nouns table's row,
      schema and TSV line.
 
 soynlp loads lazily (it pulls in scikit-learn). Which step runs where (the
-counting on many workers, the scoring in one process) is the stage's business
+counting and the partitions' scoring on many workers) is the stage's business
 (`pipeline.stages.nouns`).
 """
 
@@ -164,7 +165,7 @@ def soynlp_nouns(scores: Mapping, components: Mapping[str, tuple[str, ...]]) -> 
 
 
 def extract_nouns(counts_path: str, config: NounsConfig) -> dict[str, Noun]:
-    """Score a local `eojeol count` file with soynlp: the one central, sequential step.
+    """Score a local `eojeol count` file with soynlp in one process (the reference the partitions equal).
 
     `min_noun_frequency` is applied by our filters, not by soynlp: 0.0.493
     compares a compound's score with it (the swap above) and would drop them all.
@@ -179,6 +180,91 @@ def extract_nouns(counts_path: str, config: NounsConfig) -> dict[str, Noun]:
     extractor.train(counter)
     scores = extractor.extract(min_noun_score=config.min_noun_score, min_noun_frequency=1)
     return soynlp_nouns(scores, getattr(extractor, "_compounds_components", {}))
+
+
+# soynlp's LRNounExtractor_v2.extract() in two passes over partitions of the
+# eojeols, so the central step runs as parallel tasks. Every L of an eojeol
+# begins with the eojeol's first character, so an eojeol and every L-R pair it
+# adds to the graph belong to the partition of that character. Each step of
+# extract() reads or removes only pairs of the word it looks at, or of that
+# word's prefixes (same first character):
+#  - candidate counting and batch prediction (longest first; removing
+#    word+R touches only the prefixes of word+R, none of the same length but
+#    word, so the order among equal lengths never matters);
+#  - the compound check and its count reductions (prefixes), the post-processing
+#    (detaching_features and check_N_is_NJ look up a noun's prefixes).
+# The one global input is the set of single nouns the compound check splits
+# words into: the first pass gives each partition's, the second pass gets all.
+# So the partitions' union equals extract() on everything (tested against
+# train_extract), whatever the number of partitions. The passes call the steps
+# of soynlp 0.0.493's extract() by their names (pinned in requirements.txt); a
+# soynlp that changed them would fail those tests.
+
+
+def partition_of(eojeol: str, num_partitions: int) -> int:
+    """The scoring partition of an eojeol: a stable hash of its first character."""
+    return filesystems.stable_shard(eojeol[0], num_partitions)
+
+
+def _trained_extractor(counts_path: str, config: NounsConfig):
+    from soynlp.utils import EojeolCounter
+
+    counter = EojeolCounter()
+    counter.load(counts_path)
+    if not len(counter):
+        return None
+    extractor = soynlp_extractor(config)
+    extractor.train(counter)
+    return extractor
+
+
+def predict_partition(counts_path: str, config: NounsConfig) -> dict[str, tuple[float, float]]:
+    """Pass 1 on one partition's `eojeol count` file: soynlp's (support, score) of every noun candidate."""
+    extractor = _trained_extractor(counts_path, config)
+    if extractor is None:
+        return {}
+    candidates = extractor._noun_candidates_from_positive_features()
+    return extractor._batch_predicting_nouns(candidates, config.min_noun_score)
+
+
+def compound_parts_index(predictions: Mapping[str, tuple[float, float]], config: NounsConfig) -> dict:
+    """The predictions soynlp's compound check reads: nouns scoring above min_noun_score, longer than one syllable.
+
+    extract_compounds splits words into these (MaxScoreTokenizer) and takes a
+    compound's score from its parts, all of which are in this set.
+    """
+    return {
+        noun: score
+        for noun, score in predictions.items()
+        if score[1] > config.min_noun_score and len(noun) > 1
+    }
+
+
+def finish_partition(
+    counts_path: str,
+    config: NounsConfig,
+    predictions: Mapping[str, tuple[float, float]],
+    compound_parts: Mapping[str, tuple[float, float]],
+) -> dict[str, Noun]:
+    """Pass 2 on one partition: its nouns and compounds, post-processed, as extract() gives them.
+
+    `predictions` are this partition's (pass 1); `compound_parts` is
+    `compound_parts_index` over every partition's predictions.
+    """
+    extractor = _trained_extractor(counts_path, config)
+    if extractor is None:
+        return {}
+    compounds = (
+        extractor.extract_compounds({}, compound_parts, config.min_noun_score)
+        if config.extract_compound
+        else {}
+    )
+    # What extract() does next, with min_noun_frequency=1 (see extract_nouns).
+    nouns = {noun: score for noun, score in predictions.items() if score[1] >= config.min_noun_score}
+    nouns.update(compounds)
+    nouns = {noun: score for noun, score in nouns.items() if score[0] >= 1}
+    nouns = extractor._post_processing(nouns, predictions, compounds)
+    return soynlp_nouns(nouns, getattr(extractor, "_compounds_components", {}))
 
 
 def extract_nouns_single_process(sentences: Iterable[str], config: NounsConfig) -> dict[str, Noun]:

@@ -177,7 +177,7 @@ EXPECTED_TRANSFORMS = {
         "Clean/JoinMarkers",
         "Clean/WriteShards",
     },
-    "nouns": {"Nouns/Histogram", "Nouns/Score"},
+    "nouns": {"Nouns/Histogram", "Nouns/Score", "Nouns/Compounds", "Nouns/WriteMergedCounts", "Nouns/Write"},
     "dictionary": {"Dictionary/Build", "Dictionary/Check"},
     "vocab": {
         "Vocab/Samples/Read",
@@ -269,11 +269,12 @@ def test_every_stage_builds_as_a_dataflow_job_offline(tmp_path, monkeypatch, cap
         assert EXPECTED_TRANSFORMS.get(name, set()) <= transforms, name
         assert any(not t.startswith("ref_") for t in transforms), name
         assert job["container_images"] == [IMAGE]
-        # Only the central noun scoring and vocab training ask for a big worker
-        # (Dataflow Prime right fitting).
+        # Only the noun scoring's two passes and vocab training ask for a big
+        # worker (Dataflow Prime right fitting).
+        ram = {"beam:resources:min_ram_bytes:v1": "16000000000"}
         expected_hints = {
-            "nouns": {"Nouns/Score": {"beam:resources:min_ram_bytes:v1": "16000000000"}},
-            "vocab": {"Vocab/Train": {"beam:resources:min_ram_bytes:v1": "16000000000"}},
+            "nouns": {"Nouns/Score": ram, "Nouns/Compounds": ram},
+            "vocab": {"Vocab/Train": ram},
         }
         assert job["resource_hints"] == expected_hints.get(name, {}), name
         pool = job["job"]["environment"]["workerPools"][0]

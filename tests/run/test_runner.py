@@ -62,6 +62,7 @@ MACHINE_OVERRIDES = (
     "runner.max_num_workers=64",
     "runner.disk_size_gb=200",
     "nouns.scoring_min_ram=64GB",
+    "nouns.scoring_partitions=9",
     "vocab.training_min_ram=64GB",
     "vocab.wordpiece_processes=7",
     "runner.jobs=fused",
@@ -95,6 +96,7 @@ def test_machine_settings_are_marked_in_explain():
     assert marked == [
         "morph.batch_sentences",
         "nouns.scoring_min_ram",
+        "nouns.scoring_partitions",
         "train.cpu_replicas",
         "train.vertex_accelerator_count",
         "train.vertex_accelerator_type",

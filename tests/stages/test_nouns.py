@@ -85,25 +85,29 @@ def _written_and_rejected(out) -> dict[str, Noun]:
     return {r["noun"]: Noun(r["noun"], r["frequency"], r["score"], tuple(r["parts"])) for r in rows}
 
 
-def test_distributed_path_equals_soynlp_train_extract_on_the_demo_corpus(tmp_path):
-    """Beam counting + EojeolCounter.load + soynlp scoring == plain train_extract on the same sentences."""
+@pytest.mark.parametrize("partitions", [1, 7])
+def test_distributed_path_equals_soynlp_train_extract_on_the_demo_corpus(tmp_path, partitions):
+    """Beam counting + soynlp scoring in partitions == plain train_extract on the same sentences."""
     sentences = _demo_sentences()
     config = NounsConfig()
-    out = _run_extract(tmp_path, sentences, config)
+    out = _run_extract(tmp_path, sentences, config, shards=partitions)
     reference = noun_extraction.extract_nouns_single_process(sentences, config)
     assert len(reference) > 500 and any(n.compound for n in reference.values())
     # Every noun soynlp returned is written or rejected with a reason, with the same figures.
     assert _written_and_rejected(out) == reference
     report = json.loads((out / nouns.SCORING_REPORT).read_text(encoding="utf-8"))
     assert report["effective_min_eojeol_count"] == 2 and report["eojeols_kept"] > 1000
-    assert report["scoring_memory_mb"] >= 0
+    assert report["scoring_memory_mb"] >= 0 and report["scoring_partitions"] == partitions
+    assert report["partitions_with_eojeols"] == partitions
+    assert 0 < report["largest_partition_eojeols"] <= report["eojeols_kept"]
     counts = (out / nouns.EOJEOL_COUNTS).read_text(encoding="utf-8").splitlines()
     assert counts == sorted(counts, key=lambda line: line.rsplit(" ", 1)[0])
     assert len(counts) == report["eojeols_kept"]
 
 
 def test_outputs_are_sorted_and_readable(tmp_path):
-    out = _run_extract(tmp_path, SENTENCES * 3, NounsConfig(min_eojeol_count=1), shards=2)
+    # 64 partitions for a few dozen eojeols: most partitions are empty.
+    out = _run_extract(tmp_path, SENTENCES * 3, NounsConfig(min_eojeol_count=1), shards=64)
     lines = (out / nouns.NOUNS_TSV).read_text(encoding="utf-8").splitlines()
     assert lines[0] == "noun\tfrequency\tscore\tcompound\tparts"
     rows = [line.split("\t") for line in lines[1:]]

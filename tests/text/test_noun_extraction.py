@@ -1,10 +1,14 @@
 """Eojeol counting, count files and soynlp scoring without Beam; the counts file path equals soynlp's own."""
 
+import zlib
 from collections import Counter
+
+import pytest
 
 from pipeline.config import NounsConfig
 from pipeline.text import noun_extraction
 from pipeline.text.noun_extraction import Noun
+from pipeline.tools import synthetic_corpus
 
 SENTENCES = [
     "본 발명은 합성세제액에 관한 것이다.",
@@ -70,6 +74,61 @@ def test_counts_file_and_sentences_give_the_same_nouns(tmp_path):
     distributed = noun_extraction.extract_nouns(str(path), config)
     assert distributed == noun_extraction.extract_nouns_single_process(SENTENCES * 3, config)
     assert "합성세제액" in distributed and "계면활성제" in distributed
+
+
+def _write_counts(path, items) -> str:
+    path.write_text("".join(noun_extraction.format_count(e, c) for e, c in items), encoding="utf-8")
+    return str(path)
+
+
+def _partitioned(tmp_path, items, config, num_partitions):
+    """Both passes over every partition, as the stage runs them; the union of what they find."""
+    paths = [
+        _write_counts(
+            tmp_path / f"part-{i}-of-{num_partitions}.txt",
+            [(e, c) for e, c in items if noun_extraction.partition_of(e, num_partitions) == i],
+        )
+        for i in range(num_partitions)
+    ]
+    predictions = [noun_extraction.predict_partition(p, config) for p in paths]
+    compound_parts = {}
+    for found in predictions:
+        compound_parts.update(noun_extraction.compound_parts_index(found, config))
+    nouns = {}
+    for path, found in zip(paths, predictions, strict=True):
+        nouns.update(noun_extraction.finish_partition(path, config, found, compound_parts))
+    return nouns
+
+
+@pytest.mark.parametrize("config", [NounsConfig(), NounsConfig(extract_compound=False, min_noun_score=0.5)])
+def test_partitions_by_first_character_find_what_soynlp_finds_on_everything(tmp_path, config):
+    """The demo corpus's real patent sentences: for any number of partitions, the union equals extract()."""
+    pools = synthetic_corpus.sentence_pools(synthetic_corpus.load_sources())
+    counts = Counter(
+        e for section in sorted(pools) for s in pools[section] for e in noun_extraction.line_eojeols(s, 19)[0]
+    )
+    items = sorted((e, c) for e, c in counts.items() if c >= 2)
+    everything = noun_extraction.extract_nouns(_write_counts(tmp_path / "all.txt", items), config)
+    assert len(everything) > 500
+    for num_partitions in (1, 2, 7, 64):
+        assert _partitioned(tmp_path, items, config, num_partitions) == everything, num_partitions
+    if config.extract_compound:
+        # Compounds are split into nouns of other partitions (합성+세제+액): pass 2 needs them all.
+        compounds = [n for n in everything.values() if n.compound]
+        assert compounds and any(
+            noun_extraction.partition_of(part, 7) != noun_extraction.partition_of(n.noun, 7)
+            for n in compounds
+            for part in n.parts
+        )
+
+
+def test_partition_of_is_the_first_characters_stable_hash():
+    assert noun_extraction.partition_of("합성세제액은", 64) == noun_extraction.partition_of("합", 64)
+    assert [noun_extraction.partition_of(w, 7) for w in ("발명", "발명은", "세제")] == [
+        zlib.crc32("발".encode()) % 7,
+        zlib.crc32("발".encode()) % 7,
+        zlib.crc32("세".encode()) % 7,
+    ]
 
 
 def test_tsv_line():
