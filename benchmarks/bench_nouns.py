@@ -271,7 +271,12 @@ def bench_partitions(args) -> None:
     print(f"pass 2 (compounds, post-processing): longest {max(times2):.1f} s, all {sum(times2):.1f} s")
     print(f"compound parts merged: {len(parts):,} nouns in {parts_s:.1f} s")
     print(f"nouns filtered and written: {len(kept):,} kept, {len(dropped):,} dropped in {write_s:.1f} s")
-    critical = max(times1) + parts_s + max(times2) + write_s
+    started = time.time()
+    with open(os.path.join(work, "eojeol_counts.txt"), "wb") as merged:
+        noun_extraction.merge_count_files(paths, 1, (merged,))
+    merge_s = time.time() - started
+    print(f"eojeol_counts.txt merged from the partitions (a step beside the two passes): {merge_s:.1f} s")
+    critical = max(max(times1) + parts_s + max(times2), merge_s) + write_s
     print(
         f"critical path (a task per partition, then the write): {critical:.1f} s; largest task memory {max(grown) / 2**20:.0f} MB"
     )
