@@ -14,15 +14,15 @@ stage against one fused job (`runner.jobs`), static against dynamic masking:
   and its training on a sample that grows up to the cap) is counted here in
   full, an upper bound. tfrecords with `masking: dynamic` costs 0.35 of the
   static stage (`benchmarks/bench_tfrecords.py --masking static,dynamic`).
-- central: steps one process runs, which more vCPUs do not shorten, each at the
-  caps of a KorPatBERT-size run: noun scoring at `nouns.max_eojeols` (5M
-  eojeols; `benchmarks/bench_nouns.py memory --sizes 400000,800000,1600000`
-  measured 37.5, 81.2 and 165.7 s, a little faster than linear growth:
-  seconds ~ eojeols^1.07 between the ends, extrapolated to 5M), the
-  dictionary stage's whole time at 100k (31.6 s, which holds its
-  compile and check), and vocab training at `vocab.sample_sentences` (5M
-  sentences; `--vocab-training-s`, from `benchmarks/bench_vocab.py` scaled by
-  sentences).
+- central: steps more vCPUs do not shorten, each at the caps of a
+  KorPatBERT-size run: noun scoring at `nouns.max_eojeols` (5M eojeols), the
+  critical path of its 64 partition tasks (`benchmarks/bench_nouns.py
+  partitions --eojeols 5000000 --partitions 64 --check`: the longest task of
+  each pass, the compound parts' merge and the final write; one process on
+  everything took 18x as long); the dictionary stage's whole time at 100k
+  (31.6 s, which holds its compile and check); and vocab training at
+  `vocab.sample_sentences` (5M sentences; `--vocab-training-s`, from
+  `benchmarks/bench_vocab.py` scaled by sentences).
 - start-up: Dataflow's worker pool per job, 4 minutes (a typical figure, not
   measured here: there is no cloud).
 """
@@ -30,7 +30,6 @@ stage against one fused job (`runner.jobs`), static against dynamic masking:
 from __future__ import annotations
 
 import argparse
-import math
 
 KORPAT_PUBLICATIONS = 4_065_519
 CORES = 2  # the machine bench_scaling measured on
@@ -47,11 +46,10 @@ STAGE_SECONDS = {
     "tfrecords": (157.1, 1306.9),
 }
 DYNAMIC_SHARE = 0.35  # tfrecords' marginal cost with masking: dynamic, against static
-# bench_nouns.py memory --sizes 400000,800000,1600000 (7 Dec 20:44-20:50 UTC, nothing else
-# running): 37.5 s at 400,000 eojeols, 165.7 s at 1,600,000; a power law through the two,
-# extrapolated to nouns.max_eojeols.
-NOUN_SCORING_EXPONENT = math.log(165.7 / 37.5) / math.log(1_600_000 / 400_000)
-NOUN_SCORING_S = 165.7 * (5_000_000 / 1_600_000) ** NOUN_SCORING_EXPONENT
+# bench_nouns.py partitions --eojeols 5000000 --partitions 64 --check (7 Dec 23:22-23:52 UTC,
+# nothing else running): soynlp's scoring at nouns.max_eojeols as the stage runs it, a task
+# per partition; one process on all eojeols took 509.1 s (the same nouns).
+NOUN_SCORING_S = 27.1
 DICTIONARY_S = 31.6  # the dictionary stage's whole time at 100k
 VOCAB_TRAINING_S = 0.0  # set by --vocab-training-s
 
@@ -76,7 +74,7 @@ def main(argv=None) -> None:
     parser.add_argument("--startup-s", type=float, default=240.0)
     args = parser.parse_args(argv)
     central = {
-        f"noun scoring (5M eojeols, ~n^{NOUN_SCORING_EXPONENT:.2f})": NOUN_SCORING_S,
+        "noun scoring (5M eojeols, 64 partitions)": NOUN_SCORING_S,
         "dictionary (compile and check)": DICTIONARY_S,
         "vocab training (5M sentences)": args.vocab_training_s,
     }
@@ -86,9 +84,9 @@ def main(argv=None) -> None:
         static, dynamic = vcpu_seconds(stage, "static") / 3600, vcpu_seconds(stage, "dynamic") / 3600
         extra = f" ({dynamic:.1f} with dynamic masking)" if stage == "tfrecords" else ""
         print(f"  {stage:<11} {static:5.1f}{extra}")
-    print("central steps (one process each):")
+    print("central steps (the longest task of each):")
     for name, seconds in central.items():
-        print(f"  {name:<36} {seconds / 60:5.1f} min")
+        print(f"  {name:<40} {seconds / 60:5.1f} min")
     central_s = sum(central.values())
     print(f"\n{'jobs':<24} {'masking':<8} {'64 vCPUs':>9} {'256 vCPUs':>10} {'1024 vCPUs':>11}")
     for label, jobs in (("one per stage (7)", 7), ("fused (1)", 1)):
