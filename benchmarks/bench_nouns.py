@@ -219,6 +219,7 @@ def _one_process():
 def bench_partitions(args) -> None:
     """soynlp's scoring by partitions (the stage's two passes) against one process on all eojeols, back to back."""
     from pipeline.config import NounsConfig
+    from pipeline.io.filesystems import read_text_file
     from pipeline.stages.nouns import write_nouns
     from pipeline.text import noun_extraction
     from pipeline.text.noun_extraction import format_count, partition_of
@@ -259,7 +260,8 @@ def bench_partitions(args) -> None:
         nouns.update(result), times2.append(seconds), grown.append(memory)
     started = time.time()
     rules = make_rules(
-        config, *(_read(os.path.join(REPO, "dictionaries", n)) for n in ("stopwords.txt", "units.txt"))
+        config,
+        *(read_text_file(os.path.join(REPO, "dictionaries", n), n) for n in ("stopwords.txt", "units.txt")),
     )
     kept, dropped = filter_nouns(nouns, rules)
     write_nouns(work, kept, dropped)
@@ -296,11 +298,6 @@ def bench_partitions(args) -> None:
             f"one process on all eojeols (extract_nouns): {r['seconds']:.1f} s, {r['grown'] / 2**20:.0f} MB; "
             f"{r['seconds'] / critical:.1f}x the critical path; same nouns: {found == reference} ({len(found):,})"
         )
-
-
-def _read(path: str) -> str:
-    with open(path, encoding="utf-8") as f:
-        return f.read()
 
 
 CHECK = """

@@ -215,12 +215,12 @@ class WriteCountShard(beam.DoFn):
         yield index, count_histogram(c for _, c in items)
 
 
-def scoring_threshold(histogram: dict[int, int], config: NounsConfig) -> dict:
+def scoring_threshold(histogram: dict[int, int], config: NounsConfig) -> int:
     """The merged count histogram -> the count threshold every partition applies (max_eojeols cap)."""
     threshold = effective_min_count(histogram, config.min_eojeol_count, config.max_eojeols)
     above_cap = sum(n for c, n in histogram.items() if config.min_eojeol_count <= c < threshold)
     Metrics.counter(NAME, "distinct_eojeols_pruned_max_eojeols").inc(above_cap)
-    return {"threshold": threshold, "pruned_max_eojeols": above_cap}
+    return threshold
 
 
 # Reports are nested dicts: no inferred (flat) dict coder.
@@ -234,11 +234,11 @@ class WriteMergedCounts(beam.DoFn):
     def __init__(self, output_dir: str, num_shards: int) -> None:
         self._output_dir, self._num_shards = output_dir, num_shards
 
-    def process(self, threshold: dict):
+    def process(self, threshold: int):
         started = time.time()
         shards = [count_shard_path(self._output_dir, i, self._num_shards) for i in range(self._num_shards)]
         with filesystems.FileSystems.create(filesystems.join(self._output_dir, EOJEOL_COUNTS)) as kept_file:
-            kept, total = merge_count_files(shards, threshold["threshold"], (kept_file,))
+            kept, total = merge_count_files(shards, threshold, (kept_file,))
         Metrics.counter(NAME, "distinct_eojeols_kept").inc(kept)
         yield {"eojeols_kept": kept, "eojeol_occurrences_kept": total, "merge_seconds": time.time() - started}
 
@@ -261,7 +261,7 @@ class _ScoringPass(beam.DoFn):
 
         self._progress = filesystems.Progress(NAME, f"partitions_{self.WHAT}")
 
-    def _run(self, index: int, threshold: dict, soynlp_pass, *args):
+    def _run(self, index: int, threshold: int, soynlp_pass, *args):
         """(soynlp_pass(local_counts_path, config, *args), {eojeols, seconds, memory}) for this partition."""
         local_dir = filesystems.scratch_folder("nouns_")
         try:
@@ -269,7 +269,7 @@ class _ScoringPass(beam.DoFn):
             with open(local_counts, "wb") as local:
                 kept, _ = merge_count_files(
                     [count_shard_path(self._output_dir, index, self._num_shards)],
-                    threshold["threshold"],
+                    threshold,
                     (local,),
                 )
             started = time.time()
@@ -293,7 +293,7 @@ class ScorePartition(_ScoringPass):
 
     WHAT = "scored"
 
-    def process(self, index: int, threshold: dict):
+    def process(self, index: int, threshold: int):
         predictions, stats = self._run(index, threshold, predict_partition)
         yield index, predictions, stats
 
@@ -319,7 +319,7 @@ class FinishPartition(_ScoringPass):
 
     WHAT = "finished"
 
-    def process(self, scored: tuple, threshold: dict, compound_parts: dict):
+    def process(self, scored: tuple, threshold: int, compound_parts: dict):
         index, predictions, stats = scored
         found, more = self._run(index, threshold, finish_partition, predictions, compound_parts)
         yield found, {**stats, **more}
@@ -334,7 +334,7 @@ class WriteNouns(beam.DoFn):
         self._config, self._rules = config, rules
         self._output_dir, self._num_shards = output_dir, num_shards
 
-    def process(self, partitions: list, threshold: dict, merged: dict):
+    def process(self, partitions: list, threshold: int, merged: dict):
         nouns: dict[str, Noun] = {}
         for found, _ in partitions:
             nouns.update(found)
@@ -347,9 +347,7 @@ class WriteNouns(beam.DoFn):
         Metrics.counter(NAME, "nouns_dropped").inc(len(dropped))
         for _, reason in dropped:
             Metrics.counter(NAME, f"nouns_dropped_{reason}").inc()
-        report = scoring_report(
-            self._config, self._num_shards, threshold["threshold"], merged, [s for _, s in partitions]
-        )
+        report = scoring_report(self._config, self._num_shards, threshold, merged, [s for _, s in partitions])
         report["top_nouns"] = [n.noun for n in kept_nouns[:20]]
         report["top_compounds"] = ["+".join(n.parts) for n in kept_nouns if n.compound][:20]
         filesystems.write_json(filesystems.join(self._output_dir, SCORING_REPORT), report)

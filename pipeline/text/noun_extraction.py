@@ -164,20 +164,28 @@ def soynlp_nouns(scores: Mapping, components: Mapping[str, tuple[str, ...]]) -> 
     return nouns
 
 
+def trained_extractor(counts_path: str, config: NounsConfig):
+    """soynlp's extractor trained on a local `eojeol count` file; None when the file holds none."""
+    from soynlp.utils import EojeolCounter
+
+    counter = EojeolCounter()
+    counter.load(counts_path)
+    if not len(counter):
+        return None
+    extractor = soynlp_extractor(config)
+    extractor.train(counter)
+    return extractor
+
+
 def extract_nouns(counts_path: str, config: NounsConfig) -> dict[str, Noun]:
     """Score a local `eojeol count` file with soynlp in one process (the reference the partitions equal).
 
     `min_noun_frequency` is applied by our filters, not by soynlp: 0.0.493
     compares a compound's score with it (the swap above) and would drop them all.
     """
-    from soynlp.utils import EojeolCounter
-
-    counter = EojeolCounter()
-    counter.load(counts_path)
-    if not len(counter):
+    extractor = trained_extractor(counts_path, config)
+    if extractor is None:
         return {}
-    extractor = soynlp_extractor(config)
-    extractor.train(counter)
     scores = extractor.extract(min_noun_score=config.min_noun_score, min_noun_frequency=1)
     return soynlp_nouns(scores, getattr(extractor, "_compounds_components", {}))
 
@@ -206,21 +214,9 @@ def partition_of(eojeol: str, num_partitions: int) -> int:
     return filesystems.stable_shard(eojeol[0], num_partitions)
 
 
-def _trained_extractor(counts_path: str, config: NounsConfig):
-    from soynlp.utils import EojeolCounter
-
-    counter = EojeolCounter()
-    counter.load(counts_path)
-    if not len(counter):
-        return None
-    extractor = soynlp_extractor(config)
-    extractor.train(counter)
-    return extractor
-
-
 def predict_partition(counts_path: str, config: NounsConfig) -> dict[str, tuple[float, float]]:
     """Pass 1 on one partition's `eojeol count` file: soynlp's (support, score) of every noun candidate."""
-    extractor = _trained_extractor(counts_path, config)
+    extractor = trained_extractor(counts_path, config)
     if extractor is None:
         return {}
     candidates = extractor._noun_candidates_from_positive_features()
@@ -251,7 +247,7 @@ def finish_partition(
     `predictions` are this partition's (pass 1); `compound_parts` is
     `compound_parts_index` over every partition's predictions.
     """
-    extractor = _trained_extractor(counts_path, config)
+    extractor = trained_extractor(counts_path, config)
     if extractor is None:
         return {}
     compounds = (
